@@ -1,0 +1,26 @@
+# wgmd: main.c on top of libwgmcore (everything else, so unit tests link it).
+noinst_LTLIBRARIES += core/libwgmcore.la
+core_libwgmcore_la_SOURCES = \
+	core/log.c core/log.h \
+	core/util.c core/util.h \
+	core/config.c core/config.h core/config_schema.c \
+	core/secret.c core/secret.h \
+	core/events.c core/events.h \
+	core/sched.c core/sched.h \
+	core/http/router.c core/http/router.h \
+	core/http/server.c core/http/server.h \
+	core/http/response.c core/http/request.h \
+	core/plugin/loader.c core/plugin/loader.h \
+	core/plugin/host.c core/plugin/host_table.h \
+	core/daemon.c core/daemon.h \
+	core/api_core.c core/api.h
+core_libwgmcore_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(SODIUM_CFLAGS) $(INIH_CFLAGS)
+core_libwgmcore_la_LIBADD = core/db/libwgmdb.la core/cache/libwgmcache.la \
+	$(MHD_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) $(INIH_LIBS) $(LIBS)
+
+sbin_PROGRAMS += wgmd
+wgmd_SOURCES = core/main.c
+wgmd_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DWGM_SYSCONFDIR='"$(wgmconfdir)"' -DWGM_PLUGINDIR='"$(plugindir)"' \
+	-DWGM_DRIVERDIR='"$(driverdir)"' -DWGM_LOCALSTATEDIR='"$(localstatedir)/lib/wgm"'
+wgmd_LDADD = core/libwgmcore.la
