@@ -3,10 +3,10 @@ noinst_LTLIBRARIES += core/libwgmcore.la
 core_libwgmcore_la_SOURCES = \
 	core/log.c core/log.h \
 	core/util.c core/util.h \
-	core/config.c core/config.h core/config_schema.c \
+	core/conf.c core/conf.h core/conf_schema.c \
 	core/secret.c core/secret.h \
 	core/events.c core/events.h \
-	core/sched.c core/sched.h \
+	core/scheduler.c core/scheduler.h \
 	core/http/router.c core/http/router.h \
 	core/http/server.c core/http/server.h \
 	core/http/response.c core/http/request.h \
@@ -14,13 +14,14 @@ core_libwgmcore_la_SOURCES = \
 	core/plugin/host.c core/plugin/host_table.h \
 	core/daemon.c core/daemon.h \
 	core/api_core.c core/api.h
+core_libwgmcore_la_CPPFLAGS = $(AM_CPPFLAGS) -include $(top_builddir)/config.h \
+	-DWGM_SYSCONFDIR='"$(wgmconfdir)"' -DWGM_PLUGINDIR='"$(plugindir)"' \
+	-DWGM_DRIVERDIR='"$(driverdir)"' -DWGM_LOCALSTATEDIR='"$(localstatedir)/lib/wgm"'
 core_libwgmcore_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(SODIUM_CFLAGS) $(INIH_CFLAGS)
 core_libwgmcore_la_LIBADD = core/db/libwgmdb.la core/cache/libwgmcache.la \
 	$(MHD_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) $(INIH_LIBS) $(LIBS)
 
 sbin_PROGRAMS += wgmd
 wgmd_SOURCES = core/main.c
-wgmd_CPPFLAGS = $(AM_CPPFLAGS) \
-	-DWGM_SYSCONFDIR='"$(wgmconfdir)"' -DWGM_PLUGINDIR='"$(plugindir)"' \
-	-DWGM_DRIVERDIR='"$(driverdir)"' -DWGM_LOCALSTATEDIR='"$(localstatedir)/lib/wgm"'
+wgmd_CPPFLAGS = $(core_libwgmcore_la_CPPFLAGS)
 wgmd_LDADD = core/libwgmcore.la

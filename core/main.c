@@ -1,1 +1,90 @@
-int main(void) { return 0; }
+/* wgmd: parse the command line, configure, start, wait for signals. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "daemon.h"
+#include "log.h"
+
+#ifndef WGM_SYSCONFDIR
+#define WGM_SYSCONFDIR "/etc/wgm"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: wgmd [-c CONFIG] [-t] [-V]\n"
+            "  -c CONFIG  main configuration file (default %s/wgm.conf);\n"
+            "             CONFIG's directory/conf.d/*.conf are read after it\n"
+            "  -t         check the configuration and exit\n"
+            "  -V         print the version and exit\n",
+            WGM_SYSCONFDIR);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = WGM_SYSCONFDIR "/wgm.conf";
+    struct wgm_daemon d = {0};
+    char err[1024] = "";
+    bool test_only = false;
+    sigset_t sigs;
+    int opt, sig, rc = 0;
+
+    while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 't': test_only = true; break;
+        case 'V': printf("wgmd %s (plugin ABI %d.%d, %s)\n", WGM_VERSION, WGM_ABI_MAJOR, WGM_ABI_MINOR,
+                         WGM_ABI_SIGNATURE);
+            return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    /* Block the signals we wait for before any thread starts, so every
+     * thread inherits the mask and only sigwait below sees them. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (wgm_daemon_configure(&d, config, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        wgm_daemon_stop(&d);
+        return 1;
+    }
+    if (test_only) {
+        printf("%s: configuration OK\n", config);
+        wgm_daemon_stop(&d);
+        return 0;
+    }
+    wgm_log(WGM_LOG_INFO, "core", "wgmd %s starting (config %s)", WGM_VERSION, config);
+    if (wgm_daemon_start(&d, err, sizeof(err)) < 0) {
+        wgm_log(WGM_LOG_ERROR, "core", "cannot start: %s", err);
+        wgm_daemon_stop(&d);
+        return 1;
+    }
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            wgm_daemon_reload_log_level(&d);
+            continue;
+        }
+        wgm_log(WGM_LOG_INFO, "core", "%s: draining and stopping", strsignal(sig));
+        break;
+    }
+    wgm_daemon_stop(&d);
+    wgm_log(WGM_LOG_INFO, "core", "stopped");
+    return rc;
+}

@@ -1,0 +1,257 @@
+/* core/daemon: configuration, start-up order and shutdown order. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "api.h"
+#include "cache/cache.h"
+#include "conf.h"
+#include "daemon.h"
+#include "db/db.h"
+#include "events.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "log.h"
+#include "plugin/host_table.h"
+#include "plugin/loader.h"
+#include "scheduler.h"
+#include "secret.h"
+#include "util.h"
+
+/* A section is a plugin's when such a plugin is installed, or when it only
+ * says `enabled = no`: distributions ship drop-ins for plugins packaged
+ * separately, and a disabled absent plugin is no error. */
+static bool is_plugin_section(const char *name, void *arg)
+{
+    struct wgm_daemon *d = arg;
+    const char *where = wgm_conf_where(d->conf, name, "enabled");
+
+    if (d->plugins && wgm_plugins_has(d->plugins, name))
+        return true;
+    return where && !wgm_conf_get_bool(d->conf, name, "enabled", true);
+}
+
+/* A section for a plugin that is not installed may only say enabled = no. */
+static int check_absent_plugin(const char *name, struct wgm_daemon *d, char *err, size_t errlen)
+{
+    static const struct wgm_conf_key none[] = {{NULL}};
+    return wgm_conf_apply_schema(d->conf, name, none, true, err, errlen);
+}
+
+struct absent_check {
+    struct wgm_daemon *d;
+    char *err;
+    size_t errlen;
+    int r;
+};
+
+static void each_absent(const char *name, void *arg)
+{
+    struct absent_check *a = arg;
+    if (a->r == 0 && is_plugin_section(name, a->d) && !wgm_plugins_has(a->d->plugins, name))
+        a->r = check_absent_plugin(name, a->d, a->err, a->errlen);
+}
+
+int wgm_daemon_configure(struct wgm_daemon *d, const char *path, char *err, size_t errlen)
+{
+    int r;
+
+    d->config_path = path;
+    d->conf = wgm_conf_new();
+    if (!d->conf)
+        return -ENOMEM;
+    if ((r = wgm_conf_load(d->conf, path, err, errlen)) < 0)
+        return r;
+    /* [core] first: it says where the plugins are. */
+    if ((r = wgm_conf_apply_schema(d->conf, "core", wgm_core_sections[0].keys, false, err, errlen)) < 0)
+        return r;
+    if ((r = wgm_plugins_discover(wgm_conf_get(d->conf, "core", "plugin_dir"), &d->plugins, err, errlen)) < 0)
+        return r;
+    if ((r = wgm_conf_apply_core(d->conf, is_plugin_section, d, err, errlen)) < 0)
+        return r;
+    if ((r = wgm_plugins_configure(d->plugins, d->conf, err, errlen)) < 0)
+        return r;
+    struct absent_check a = {d, err, errlen, 0};
+    wgm_conf_each_section(d->conf, each_absent, &a);
+    if (a.r < 0)
+        return a.r;
+    wgm_log_set_level((enum wgm_log_level)wgm_log_level_parse(wgm_conf_get(d->conf, "log", "level")));
+    return 0;
+}
+
+static void cache_log(int level, const char *msg)
+{
+    wgm_log((enum wgm_log_level)level, "cache", "%s", msg);
+}
+
+static int open_state_dir(struct wgm_daemon *d, char *err, size_t errlen)
+{
+    const char *dir = wgm_conf_get(d->conf, "core", "state_dir");
+    char real[PATH_MAX];
+    int r = wgm_mkdir_p(dir, 0700);
+
+    if (r < 0) {
+        snprintf(err, errlen, "state directory %s: %s", dir, strerror(-r));
+        return r;
+    }
+    if (!realpath(dir, real)) {
+        snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
+        return -errno;
+    }
+    /* Store the absolute path so later relative lookups cannot drift. */
+    if ((r = wgm_conf_set(d->conf, "core", "state_dir", real, wgm_conf_where(d->conf, "core", "state_dir"))) < 0)
+        return r;
+    d->state_dir = wgm_conf_get(d->conf, "core", "state_dir");
+    return 0;
+}
+
+static int open_storage(struct wgm_daemon *d, char *err, size_t errlen)
+{
+    const char *url = wgm_conf_get(d->conf, "database", "url");
+    char *default_url = NULL;
+    int r;
+
+    if (!url || !*url) {
+        if (asprintf(&default_url, "sqlite://%s/wgm.db", d->state_dir) < 0)
+            return -ENOMEM;
+        url = default_url;
+    }
+    d->db_acquire_timeout_ms = (unsigned)wgm_conf_get_int(d->conf, "database", "acquire_timeout_ms", 5000);
+    r = wgm_db_pool_open(url, (unsigned)wgm_conf_get_int(d->conf, "database", "pool_size", 8),
+                         wgm_conf_get(d->conf, "core", "driver_dir"), &d->db, err, errlen);
+    free(default_url);
+    if (r < 0)
+        return r;
+    /* The core's own tables arrive with the auth subsystem; this creates
+     * schema_migrations so plugins find it. */
+    if ((r = wgm_db_migrate(d->db, "core", NULL, 0, err, errlen)) < 0)
+        return r;
+    return wgm_cache_open(wgm_conf_get(d->conf, "cache", "url"), cache_log, &d->cache, err, errlen);
+}
+
+static int open_keyring(struct wgm_daemon *d, char *err, size_t errlen)
+{
+    const char *path = wgm_conf_get(d->conf, "core", "master_key_file");
+    char *def = NULL;
+    int r;
+
+    if (!path || !*path) {
+        if (asprintf(&def, "%s/master.key", d->state_dir) < 0)
+            return -ENOMEM;
+        path = def;
+    }
+    r = wgm_keyring_open(path, &d->keyring, err, errlen);
+    free(def);
+    return r;
+}
+
+static int start_http(struct wgm_daemon *d, char *err, size_t errlen)
+{
+    struct wgm_http_opts o = {0};
+    char host[256];
+    unsigned port;
+    const char *listen = wgm_conf_get(d->conf, "http", "listen");
+
+    if (wgm_parse_listen(listen, host, sizeof(host), &port) < 0) {
+        snprintf(err, errlen, "%s: [http] listen: '%s' is not host:port",
+                 wgm_conf_where(d->conf, "http", "listen"), listen);
+        return -EINVAL;
+    }
+    o.host = host;
+    o.port = port;
+    o.threads = (unsigned)wgm_conf_get_int(d->conf, "http", "threads", 4);
+    o.body_limit = (size_t)wgm_conf_get_int(d->conf, "http", "body_limit", 1048576);
+    o.connection_timeout_s = (unsigned)wgm_conf_get_int(d->conf, "http", "connection_timeout", 30);
+    o.tls_cert_file = wgm_conf_get(d->conf, "http", "tls_cert");
+    o.tls_key_file = wgm_conf_get(d->conf, "http", "tls_key");
+    o.access_log = wgm_conf_get_bool(d->conf, "log", "access_log", true);
+    o.router = d->router;
+    o.host_table = wgm_host_table();
+    o.core_ctx = d->core_ctx;
+    int r = wgm_http_start(&o, &d->http, err, errlen);
+    if (r == 0)
+        wgm_log(WGM_LOG_INFO, "http", "listening on %s%s%s:%u%s", strchr(host, ':') ? "[" : "", host,
+                strchr(host, ':') ? "]" : "", wgm_http_port(d->http), o.tls_cert_file ? " (TLS)" : "");
+    return r;
+}
+
+int wgm_daemon_start(struct wgm_daemon *d, char *err, size_t errlen)
+{
+    int r;
+
+    d->started = time(NULL);
+    if ((r = open_state_dir(d, err, errlen)) < 0 || (r = open_keyring(d, err, errlen)) < 0 ||
+        (r = open_storage(d, err, errlen)) < 0)
+        return r;
+    d->bus = wgm_bus_new(10000);
+    d->sched = wgm_sched_new(4);
+    d->router = wgm_router_new();
+    d->core_ctx = calloc(1, sizeof(*d->core_ctx));
+    if (!d->bus || !d->sched || !d->router || !d->core_ctx || !(d->core_ctx->name = strdup("core"))) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    d->core_ctx->daemon = d;
+    d->core_ctx->state = WGM_PLUGIN_RUNNING;
+    if ((r = wgm_api_core_register(d)) < 0) {
+        snprintf(err, errlen, "cannot register core routes: %s", strerror(-r));
+        return r;
+    }
+    wgm_plugins_start(d->plugins, d);
+    return start_http(d, err, errlen);
+}
+
+void wgm_daemon_stop(struct wgm_daemon *d)
+{
+    if (d->http) {
+        unsigned left = wgm_http_drain(d->http, (unsigned)wgm_conf_get_int(d->conf, "http", "drain_timeout", 10) * 1000u);
+        if (left)
+            wgm_log(WGM_LOG_WARN, "http", "%u request(s) still in flight after the drain timeout", left);
+        d->http = wgm_http_free(d->http);
+    }
+    if (d->plugins)
+        wgm_plugins_stop(d->plugins);
+    if (d->core_ctx)
+        wgm_ctx_unregister_all(d->core_ctx);
+    d->sched = wgm_sched_free(d->sched);
+    d->bus = wgm_bus_free(d->bus);
+    d->router = wgm_router_free(d->router);
+    d->plugins = wgm_plugins_free(d->plugins);
+    if (d->core_ctx) {
+        free(d->core_ctx->name);
+        free(d->core_ctx);
+        d->core_ctx = NULL;
+    }
+    d->cache = wgm_cache_close(d->cache);
+    d->db = wgm_db_pool_close(d->db);
+    d->keyring = wgm_keyring_close(d->keyring);
+    d->conf = wgm_conf_free(d->conf);
+}
+
+void wgm_daemon_reload_log_level(struct wgm_daemon *d)
+{
+    static const struct wgm_conf_key level_only[] = {
+        {.key = "level", .type = WGM_CONF_ENUM, .def = "info", .choices = "error|warn|info|debug"},
+        {.key = "access_log", .type = WGM_CONF_BOOL, .def = "yes"},
+        {NULL},
+    };
+    struct wgm_conf *fresh = wgm_conf_new();
+    char err[512];
+
+    if (!fresh)
+        return;
+    if (wgm_conf_load(fresh, d->config_path, err, sizeof(err)) < 0 ||
+        wgm_conf_apply_schema(fresh, "log", level_only, false, err, sizeof(err)) < 0) {
+        wgm_log(WGM_LOG_WARN, "core", "SIGHUP: keeping log level %s: %s", wgm_log_level_name(wgm_log_get_level()),
+                err);
+    } else {
+        int level = wgm_log_level_parse(wgm_conf_get(fresh, "log", "level"));
+        wgm_log_set_level((enum wgm_log_level)level);
+        if (d->http)
+            wgm_http_set_access_log(d->http, wgm_conf_get_bool(fresh, "log", "access_log", true));
+        wgm_log(WGM_LOG_WARN, "core", "SIGHUP: log level is now %s", wgm_log_level_name((enum wgm_log_level)level));
+    }
+    wgm_conf_free(fresh);
+}

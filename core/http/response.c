@@ -1,0 +1,131 @@
+/* core/http/response: the spec's envelopes.
+ *   success: {"success":true,"data":...}
+ *   error:   {"success":false,"error":{"code","message","details","request_id","timestamp"}} */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <microhttpd.h>
+#include "request.h"
+#include "util.h"
+
+static struct wgm_response *R(struct wgm_resp *resp)
+{
+    return (struct wgm_response *)resp;
+}
+
+static const struct wgm_request *Q(const struct wgm_req *req)
+{
+    return (const struct wgm_request *)req;
+}
+
+const char *wgm_req_param_impl(const struct wgm_req *req, const char *name)
+{
+    const struct wgm_route_match *m = &Q(req)->match;
+    for (size_t i = 0; i < m->nparams; i++)
+        if (strcmp(m->params[i].name, name) == 0)
+            return m->params[i].value;
+    return NULL;
+}
+
+const char *wgm_req_query_impl(const struct wgm_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(Q(req)->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *wgm_req_header_impl(const struct wgm_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(Q(req)->conn, MHD_HEADER_KIND, name);
+}
+
+void wgm_response_clear(struct wgm_response *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+    r->set = false;
+    r->error_code = NULL;
+    while (r->headers) {
+        struct wgm_header *h = r->headers;
+        r->headers = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+    }
+}
+
+static int set_body(struct wgm_response *r, unsigned status, const char *type, char *body, size_t len)
+{
+    free(r->body);
+    r->body = body;
+    r->len = len;
+    r->status = status;
+    r->set = true;
+    snprintf(r->content_type, sizeof(r->content_type), "%s", type);
+    return 0;
+}
+
+static int set_json(struct wgm_response *r, unsigned status, json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(doc);
+    if (!text)
+        return -ENOMEM;
+    return set_body(r, status, "application/json", text, strlen(text));
+}
+
+int wgm_resp_json_impl(struct wgm_resp *resp, unsigned status, json_t *data)
+{
+    json_t *doc = json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_null());
+    if (!doc)
+        return -ENOMEM;
+    return set_json(R(resp), status, doc);
+}
+
+int wgm_resp_error_impl(struct wgm_resp *resp, unsigned status, const char *code, const char *message,
+                        json_t *details)
+{
+    struct wgm_response *r = R(resp);
+    char ts[32];
+    json_t *doc;
+
+    wgm_time_rfc3339(time(NULL), ts, sizeof(ts));
+    doc = json_pack("{s:b,s:{s:s,s:s,s:o,s:s?,s:s}}", "success", 0, "error", "code", code, "message",
+                    message ? message : code, "details", details ? details : json_object(), "request_id",
+                    r->request_id, "timestamp", ts);
+    if (!doc)
+        return -ENOMEM;
+    r->error_code = code;
+    return set_json(r, status, doc);
+}
+
+int wgm_resp_raw_impl(struct wgm_resp *resp, unsigned status, const char *content_type, const void *data,
+                      size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    if (len)
+        memcpy(copy, data, len);
+    return set_body(R(resp), status, content_type ? content_type : "application/octet-stream", copy, len);
+}
+
+int wgm_resp_header_impl(struct wgm_resp *resp, const char *name, const char *value)
+{
+    struct wgm_response *r = R(resp);
+    struct wgm_header *h;
+
+    /* Header injection: refuse CR/LF in names and values. */
+    if (!name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return -EINVAL;
+    h = calloc(1, sizeof(*h));
+    if (!h || !(h->name = strdup(name)) || !(h->value = strdup(value))) {
+        if (h)
+            free(h->name);
+        free(h);
+        return -ENOMEM;
+    }
+    h->next = r->headers;
+    r->headers = h;
+    return 0;
+}

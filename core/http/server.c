@@ -1,0 +1,418 @@
+/* core/http/server: libmicrohttpd glue and the request pipeline. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+struct wgm_http {
+    struct MHD_Daemon *mhd;
+    struct wgm_http_opts opts;
+    char *tls_cert, *tls_key; /* PEM text; MHD wants it in memory */
+    atomic_uint in_flight;
+    atomic_bool access_log;
+    pthread_mutex_t stats_lock;
+    struct wgm_http_stats stats;
+};
+
+#define MAX_REQUEST_ID 128
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    wgm_log(WGM_LOG_WARN, "http", "%s", line);
+}
+
+/* Echo a client's request id only when it is short and plain, so it cannot
+ * smuggle anything into headers or logs. */
+static bool sane_request_id(const char *s)
+{
+    size_t n = 0;
+    if (!s)
+        return false;
+    for (; s[n]; n++)
+        if (n >= MAX_REQUEST_ID || !(isalnum((unsigned char)s[n]) || strchr("-_.:", s[n])))
+            return false;
+    return n > 0;
+}
+
+static void client_ip(struct MHD_Connection *c, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    snprintf(buf, len, "-");
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)len);
+}
+
+static struct wgm_request *request_new(struct wgm_http *h, struct MHD_Connection *c, const char *method,
+                                       const char *url)
+{
+    struct wgm_request *r = calloc(1, sizeof(*r));
+    const char *rid;
+
+    if (!r || !(r->path = strdup(url))) {
+        free(r);
+        return NULL;
+    }
+    r->conn = c;
+    r->start_ms = wgm_now_ms();
+    snprintf(r->method, sizeof(r->method), "%s", method);
+    rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
+    if (sane_request_id(rid))
+        snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+    else
+        wgm_request_id_new(r->request_id, sizeof(r->request_id));
+    client_ip(c, r->client_ip, sizeof(r->client_ip));
+    r->pub.host = h->opts.host_table;
+    r->pub.method = r->method;
+    r->pub.path = r->path;
+    r->pub.request_id = r->request_id;
+    r->resp.pub.host = h->opts.host_table;
+    r->resp.request_id = r->request_id;
+    return r;
+}
+
+static void request_free(struct wgm_request *r)
+{
+    if (!r)
+        return;
+    wgm_response_clear(&r->resp);
+    json_decref(r->pub.body);
+    free(r->body_buf);
+    free(r->path);
+    free(r);
+}
+
+static int append_body(struct wgm_http *h, struct wgm_request *r, const char *data, size_t size)
+{
+    if (r->body_too_large || r->body_len + size > h->opts.body_limit) {
+        r->body_too_large = true; /* keep reading so the 413 can be sent */
+        return 0;
+    }
+    if (r->body_len + size + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + size + 1)
+            cap *= 2;
+        char *grown = realloc(r->body_buf, cap);
+        if (!grown)
+            return -ENOMEM;
+        r->body_buf = grown;
+        r->body_cap = cap;
+    }
+    memcpy(r->body_buf + r->body_len, data, size);
+    r->body_len += size;
+    r->body_buf[r->body_len] = '\0';
+    return 0;
+}
+
+static void error(struct wgm_request *r, unsigned status, const char *code, const char *message,
+                  json_t *details)
+{
+    wgm_response_clear(&r->resp);
+    if (wgm_resp_error_impl(&r->resp.pub, status, code, message, details) < 0)
+        r->resp.set = false;
+}
+
+/* Parse the body as JSON; a non-empty body that is not JSON is a 400. */
+static int parse_body(struct wgm_request *r)
+{
+    json_error_t jerr;
+
+    if (r->body_len == 0)
+        return 0;
+    r->pub.body = json_loadb(r->body_buf, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (r->pub.body)
+        return 0;
+    error(r, 400, "BAD_REQUEST", "request body is not valid JSON",
+          json_pack("{s:s,s:i,s:i,s:i}", "body", jerr.text, "line", jerr.line, "column", jerr.column,
+                    "position", jerr.position));
+    return -EINVAL;
+}
+
+static void dispatch(struct wgm_http *h, struct wgm_request *r)
+{
+    enum wgm_route_result rr;
+    char path[1024];
+    const char *ct;
+
+    if (r->body_too_large) {
+        char limit[32];
+        snprintf(limit, sizeof(limit), "%zu", h->opts.body_limit);
+        error(r, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the limit",
+              json_pack("{s:s}", "body", limit));
+        return;
+    }
+    /* Routing ignores the query string; MHD already split it off. */
+    snprintf(path, sizeof(path), "%s", r->path);
+    rr = wgm_router_match(h->opts.router, r->method, path, &r->match);
+    if (rr == WGM_ROUTE_NOT_FOUND) {
+        error(r, 404, "RESOURCE_NOT_FOUND", "no such endpoint", json_pack("{s:s}", "path", r->path));
+        return;
+    }
+    if (rr == WGM_ROUTE_BAD_METHOD) {
+        error(r, 405, "METHOD_NOT_ALLOWED", "method not allowed on this endpoint",
+              json_pack("{s:s,s:s}", "method", r->method, "allowed", r->match.allow));
+        wgm_resp_header_impl(&r->resp.pub, "Allow", r->match.allow);
+        return;
+    }
+    ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    if (r->body_len && ct && strncasecmp(ct, "application/json", 16) != 0) {
+        error(r, 415, "UNSUPPORTED_MEDIA_TYPE", "request body must be application/json",
+              json_pack("{s:s}", "content_type", ct));
+        return;
+    }
+    if (parse_body(r) < 0)
+        return;
+    if (h->opts.guard && h->opts.guard(h->opts.guard_arg, r) != 0) {
+        if (!r->resp.set)
+            error(r, 500, "INTERNAL_ERROR", "request guard failed", NULL);
+        return;
+    }
+    int ret = r->match.handler(r->match.owner, &r->pub, &r->resp.pub);
+    if (ret < 0 || !r->resp.set) {
+        wgm_log(WGM_LOG_ERROR, "http", "%s %s: handler failed (%s) request_id=%s", r->method, r->path,
+                ret < 0 ? strerror(-ret) : "no response", r->request_id);
+        error(r, 500, "INTERNAL_ERROR", "internal server error", NULL);
+    }
+}
+
+static enum MHD_Result queue(struct wgm_request *r)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ok;
+
+    if (!r->resp.set)
+        error(r, 500, "INTERNAL_ERROR", "internal server error", NULL);
+    resp = MHD_create_response_from_buffer(r->resp.len, r->resp.body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->resp.content_type);
+    MHD_add_response_header(resp, "X-Request-ID", r->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (const struct wgm_header *hd = r->resp.headers; hd; hd = hd->next)
+        MHD_add_response_header(resp, hd->name, hd->value);
+    ok = MHD_queue_response(r->conn, r->resp.status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct wgm_http *h = cls;
+    struct wgm_request *r = *con_cls;
+
+    (void)version;
+    if (!r) {
+        r = request_new(h, c, method, url);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        atomic_fetch_add(&h->in_flight, 1);
+        /* Refuse early when the client announces an oversize body. */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        long long n;
+        if (cl && wgm_parse_ll(cl, 0, 1LL << 62, &n) == 0 && (unsigned long long)n > h->opts.body_limit)
+            r->body_too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (append_body(h, r, upload_data, *upload_data_size) < 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    dispatch(h, r);
+    return queue(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct wgm_http *h = cls;
+    struct wgm_request *r = *con_cls;
+    uint64_t us;
+
+    (void)c;
+    if (!r)
+        return;
+    us = (wgm_now_ms() - r->start_ms) * 1000u;
+    pthread_mutex_lock(&h->stats_lock);
+    h->stats.requests++;
+    h->stats.total_us += us;
+    if (r->resp.status >= 500)
+        h->stats.server_errors++;
+    else if (r->resp.status >= 400)
+        h->stats.client_errors++;
+    pthread_mutex_unlock(&h->stats_lock);
+    if (atomic_load(&h->access_log))
+        wgm_log(WGM_LOG_INFO, "access", "%s %s %s %u %zu %.1fms request_id=%s%s%s%s", r->client_ip, r->method,
+                r->path, r->resp.status, r->resp.len, (double)us / 1000.0, r->request_id,
+                r->resp.error_code ? " error=" : "", r->resp.error_code ? r->resp.error_code : "",
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    request_free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&h->in_flight, 1);
+}
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    long size;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size < (1 << 20) &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
+        fread(buf, 1, (size_t)size, f) == (size_t)size) {
+        buf[size] = '\0';
+    } else {
+        free(buf);
+        buf = NULL;
+        snprintf(err, errlen, "%s: cannot read", path);
+    }
+    fclose(f);
+    return buf;
+}
+
+static int make_addr(const char *host, unsigned port, struct sockaddr_storage *ss, bool *v6)
+{
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *v6 = false;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        return 0;
+    }
+    if (strcmp(host, "localhost") == 0)
+        return make_addr("127.0.0.1", port, ss, v6);
+    return -EINVAL;
+}
+
+int wgm_http_start(const struct wgm_http_opts *opts, struct wgm_http **out, char *err, size_t errlen)
+{
+    struct wgm_http *h = calloc(1, sizeof(*h));
+    struct sockaddr_storage ss;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_UPGRADE;
+    bool v6;
+
+    if (!h)
+        return -ENOMEM;
+    h->opts = *opts;
+    pthread_mutex_init(&h->stats_lock, NULL);
+    atomic_store(&h->access_log, opts->access_log);
+    if (make_addr(opts->host, opts->port, &ss, &v6) < 0) {
+        snprintf(err, errlen, "listen address '%s' is not an IPv4 or IPv6 address", opts->host);
+        goto fail;
+    }
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    if (opts->tls_cert_file || opts->tls_key_file) {
+        if (!opts->tls_cert_file || !opts->tls_key_file) {
+            snprintf(err, errlen, "TLS needs both tls_cert and tls_key");
+            goto fail;
+        }
+        if (!(h->tls_cert = read_file(opts->tls_cert_file, err, errlen)) ||
+            !(h->tls_key = read_file(opts->tls_key_file, err, errlen)))
+            goto fail;
+        flags |= MHD_USE_TLS;
+    }
+    h->mhd = MHD_start_daemon(
+        flags, (uint16_t)opts->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+        h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+        h->tls_key, MHD_OPTION_END);
+    if (!h->mhd) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", opts->host, opts->port,
+                 errno ? strerror(errno) : "libmicrohttpd refused the options");
+        goto fail;
+    }
+    *out = h;
+    return 0;
+fail:
+    wgm_http_free(h);
+    return -EINVAL;
+}
+
+unsigned wgm_http_port(const struct wgm_http *h)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return di ? di->port : 0;
+}
+
+unsigned wgm_http_drain(struct wgm_http *h, unsigned timeout_ms)
+{
+    uint64_t deadline = wgm_now_ms() + timeout_ms;
+    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
+
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd); /* we own the listening socket after quiesce */
+    while (atomic_load(&h->in_flight) > 0 && wgm_now_ms() < deadline)
+        usleep(10000);
+    return atomic_load(&h->in_flight);
+}
+
+struct wgm_http *wgm_http_free(struct wgm_http *h)
+{
+    if (!h)
+        return NULL;
+    if (h->mhd)
+        MHD_stop_daemon(h->mhd);
+    if (h->tls_key)
+        explicit_bzero(h->tls_key, strlen(h->tls_key));
+    free(h->tls_key);
+    free(h->tls_cert);
+    pthread_mutex_destroy(&h->stats_lock);
+    free(h);
+    return NULL;
+}
+
+void wgm_http_stats(struct wgm_http *h, struct wgm_http_stats *out)
+{
+    pthread_mutex_lock(&h->stats_lock);
+    *out = h->stats;
+    pthread_mutex_unlock(&h->stats_lock);
+    out->in_flight = atomic_load(&h->in_flight);
+}
+
+void wgm_http_set_access_log(struct wgm_http *h, bool on)
+{
+    atomic_store(&h->access_log, on);
+}
