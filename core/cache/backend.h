@@ -1,0 +1,69 @@
+/*
+ * core/cache internal: the interface between the cache front (cache.c) and
+ * its stores (memory.c, redis.c).  Not part of the public API.
+ *
+ * Every operation returns 0 or a negative errno.  A store that cannot serve
+ * at all (transport down, authentication refused, db not selectable, server
+ * loading) answers with one of the codes wgm_cache_unavailable() accepts, so
+ * the front knows to fall back; anything else (-ENOENT, -EINVAL for a value
+ * that is not an integer, -ERANGE on overflow, -ENOMEM) is the answer itself.
+ * Every store is thread-safe.
+ */
+#ifndef WGM_CORE_CACHE_BACKEND_H
+#define WGM_CORE_CACHE_BACKEND_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wgm_cache_backend;
+
+struct wgm_cache_backend_ops {
+    const char *name;   /* "memory" | "redis" */
+    /* @value is new (free()); -ENOENT when absent or expired. */
+    int (*get)(struct wgm_cache_backend *b, const char *key, char **value);
+    /* @value is copied; @ttl_s 0 means no expiry. */
+    int (*set)(struct wgm_cache_backend *b, const char *key, const char *value, unsigned ttl_s);
+    /* 0 whether or not the key existed. */
+    int (*del)(struct wgm_cache_backend *b, const char *key);
+    /* Atomic add; a missing key starts at 0 and gets @ttl_s (0: none);
+     * an existing key keeps its expiry. */
+    int (*incr)(struct wgm_cache_backend *b, const char *key, int64_t delta, unsigned ttl_s,
+                int64_t *out);
+    int (*ping)(struct wgm_cache_backend *b);
+    /* Number of keys in the store (may count expired keys not yet removed). */
+    int (*keys)(struct wgm_cache_backend *b, uint64_t *out);
+    /* Optional: drop every key (the front empties its fallback store). */
+    int (*clear)(struct wgm_cache_backend *b);
+    /* Optional: why the last unavailable answer happened, for the one log
+     * line of the front.  Never contains a password. */
+    void (*last_error)(struct wgm_cache_backend *b, char *buf, size_t len);
+    /* Optional: a printable name of the target ("127.0.0.1:6379", no password). */
+    const char *(*target)(struct wgm_cache_backend *b);
+    /* Accepts NULL; returns NULL. */
+    struct wgm_cache_backend *(*free)(struct wgm_cache_backend *b);
+};
+
+/* Every store begins with this header. */
+struct wgm_cache_backend {
+    const struct wgm_cache_backend_ops *ops;
+};
+
+/* True for the answers meaning "this store cannot serve now". */
+static inline bool wgm_cache_unavailable(int rc)
+{
+    return rc == -EIO || rc == -EACCES || rc == -ENXIO;
+}
+
+/* A new in-process store.  0 or -ENOMEM. */
+int wgm_cache_memory_new(struct wgm_cache_backend **out);
+
+/* A new Redis store for @url ("redis://[[user]:password@]host[:port][/db]",
+ * host possibly an [IPv6] literal, or "unix:///path[?db=N][&password=P]";
+ * credentials percent-decoded).  Parses only; no I/O (the first operation connects).
+ * 0, -EINVAL (bad URL), -ENOTSUP (rediss://) or -ENOMEM, with a reason in
+ * @err that never contains the password. */
+int wgm_cache_redis_new(const char *url, struct wgm_cache_backend **out, char *err, size_t errlen);
+
+#endif
