@@ -15,10 +15,14 @@ struct entry {
     char *section, *key, *value, *where;
 };
 
+struct section {
+    char *name, *where; /* where its header first appeared */
+};
+
 struct wgm_conf {
     struct entry *v;
     size_t n, cap;
-    char **sections; /* names seen in files, first-seen order */
+    struct section *sections; /* seen in files, first-seen order */
     size_t nsections;
 };
 
@@ -54,8 +58,10 @@ struct wgm_conf *wgm_conf_free(struct wgm_conf *c)
         free(c->v[i].value);
         free(c->v[i].where);
     }
-    for (size_t i = 0; i < c->nsections; i++)
-        free(c->sections[i]);
+    for (size_t i = 0; i < c->nsections; i++) {
+        free(c->sections[i].name);
+        free(c->sections[i].where);
+    }
     free(c->sections);
     free(c->v);
     free(c);
@@ -70,18 +76,23 @@ static struct entry *find(const struct wgm_conf *c, const char *section, const c
     return NULL;
 }
 
-static int note_section(struct wgm_conf *c, const char *section)
+static int note_section(struct wgm_conf *c, const char *section, const char *where)
 {
-    char **grown;
+    struct section *grown;
     for (size_t i = 0; i < c->nsections; i++)
-        if (strcmp(c->sections[i], section) == 0)
+        if (strcmp(c->sections[i].name, section) == 0)
             return 0;
     grown = realloc(c->sections, (c->nsections + 1) * sizeof(*grown));
     if (!grown)
         return -ENOMEM;
     c->sections = grown;
-    if (!(c->sections[c->nsections] = strdup(section)))
+    grown[c->nsections].name = strdup(section);
+    grown[c->nsections].where = strdup(where);
+    if (!grown[c->nsections].name || !grown[c->nsections].where) {
+        free(grown[c->nsections].name);
+        free(grown[c->nsections].where);
         return -ENOMEM;
+    }
     c->nsections++;
     return 0;
 }
@@ -137,6 +148,16 @@ struct parse {
     int failed;
 };
 
+static int valid_name(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
 static char *counting_reader(char *str, int num, void *stream)
 {
     struct parse *p = stream;
@@ -162,17 +183,24 @@ static char *counting_reader(char *str, int num, void *stream)
     lead = strspn(s, " \t");
     if (lead)
         memmove(s, s + lead, len - lead + 1);
+    /* Section headers are noted here, not in the handler: inih reports
+     * only keys, so an empty section or its header line would be lost. */
+    if (s[0] == '[' && !p->failed) {
+        size_t close = strcspn(s, "]");
+        if (s[close] == ']') {
+            char name[INI_MAX_LINE], where[4096 + 16];
+            snprintf(name, sizeof(name), "%.*s", (int)close - 1, s + 1);
+            snprintf(where, sizeof(where), "%s:%d", p->path, p->line);
+            if (!valid_name(name)) {
+                snprintf(p->err, p->errlen, "%s: section names must be lower-case letters, digits, '_' or '-'",
+                         where);
+                p->failed = -EINVAL;
+            } else if (note_section(p->conf, name, where) < 0) {
+                p->failed = -ENOMEM;
+            }
+        }
+    }
     return s;
-}
-
-static int valid_name(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
 }
 
 static int ini_handler_fn(void *user, const char *section, const char *name, const char *value)
@@ -194,7 +222,7 @@ static int ini_handler_fn(void *user, const char *section, const char *name, con
         return 1;
     }
     snprintf(where, sizeof(where), "%s:%d", p->path, p->line);
-    if (note_section(p->conf, section) < 0 || wgm_conf_set(p->conf, section, name, value, where) < 0) {
+    if (wgm_conf_set(p->conf, section, name, value, where) < 0) {
         p->failed = -ENOMEM;
         snprintf(p->err, p->errlen, "%s:%d: out of memory", p->path, p->line);
     }
@@ -406,14 +434,10 @@ int wgm_conf_apply_core(struct wgm_conf *c, bool (*is_plugin_section)(const char
     int r;
 
     for (size_t i = 0; i < c->nsections; i++) {
-        const char *name = c->sections[i];
+        const char *name = c->sections[i].name;
         if (is_core_section(name) || (is_plugin_section && is_plugin_section(name, arg)))
             continue;
-        const struct entry *first = NULL;
-        for (size_t j = 0; j < c->n && !first; j++)
-            if (strcmp(c->v[j].section, name) == 0)
-                first = &c->v[j];
-        snprintf(err, errlen, "%s: unknown section [%s]", first ? first->where : "config", name);
+        snprintf(err, errlen, "%s: unknown section [%s]", c->sections[i].where, name);
         return -EINVAL;
     }
     for (const struct wgm_conf_section *s = wgm_core_sections; s->name; s++)
@@ -451,7 +475,7 @@ long long wgm_conf_get_int(const struct wgm_conf *c, const char *section, const 
 bool wgm_conf_has_section(const struct wgm_conf *c, const char *section)
 {
     for (size_t i = 0; i < c->nsections; i++)
-        if (strcmp(c->sections[i], section) == 0)
+        if (strcmp(c->sections[i].name, section) == 0)
             return true;
     return false;
 }
@@ -459,5 +483,5 @@ bool wgm_conf_has_section(const struct wgm_conf *c, const char *section)
 void wgm_conf_each_section(const struct wgm_conf *c, void (*fn)(const char *name, void *arg), void *arg)
 {
     for (size_t i = 0; i < c->nsections; i++)
-        fn(c->sections[i], arg);
+        fn(c->sections[i].name, arg);
 }

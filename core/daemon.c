@@ -54,6 +54,31 @@ static void each_absent(const char *name, void *arg)
         a->r = check_absent_plugin(name, a->d, a->err, a->errlen);
 }
 
+/* An enabled section for a plugin that is not installed is a mistake the
+ * operator wants named at the line that enables it. */
+struct enabled_absent {
+    struct wgm_daemon *d;
+    char *err;
+    size_t errlen;
+    int r;
+};
+
+static void each_enabled_absent(const char *name, void *arg)
+{
+    struct enabled_absent *a = arg;
+    const char *where = wgm_conf_where(a->d->conf, name, "enabled");
+    bool is_core = false;
+
+    for (const struct wgm_conf_section *s = wgm_core_sections; s->name; s++)
+        is_core = is_core || strcmp(s->name, name) == 0;
+    if (a->r || is_core || !where || wgm_plugins_has(a->d->plugins, name) ||
+        !wgm_conf_get_bool(a->d->conf, name, "enabled", false))
+        return;
+    snprintf(a->err, a->errlen, "%s: [%s] is enabled, but no plugin '%s' is installed in %s", where, name, name,
+             wgm_conf_get(a->d->conf, "core", "plugin_dir"));
+    a->r = -ENOENT;
+}
+
 int wgm_daemon_configure(struct wgm_daemon *d, const char *path, char *err, size_t errlen)
 {
     int r;
@@ -69,6 +94,10 @@ int wgm_daemon_configure(struct wgm_daemon *d, const char *path, char *err, size
         return r;
     if ((r = wgm_plugins_discover(wgm_conf_get(d->conf, "core", "plugin_dir"), &d->plugins, err, errlen)) < 0)
         return r;
+    struct enabled_absent ea = {d, err, errlen, 0};
+    wgm_conf_each_section(d->conf, each_enabled_absent, &ea);
+    if (ea.r < 0)
+        return ea.r;
     if ((r = wgm_conf_apply_core(d->conf, is_plugin_section, d, err, errlen)) < 0)
         return r;
     if ((r = wgm_plugins_configure(d->plugins, d->conf, err, errlen)) < 0)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "daemon.h"
 #include "log.h"
 
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int opt, sig, rc = 0;
 
+    /* Databases, keys and exports are private to wgmd's user by default. */
+    umask(0077);
     while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;

@@ -11,8 +11,9 @@
 char *wgm_time_rfc3339(time_t t, char *buf, size_t len);
 /* Parse RFC 3339 ("...Z" or "+hh:mm"); 0 or -EINVAL. */
 int wgm_time_parse_rfc3339(const char *s, time_t *out);
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds and microseconds. */
 uint64_t wgm_now_ms(void);
+uint64_t wgm_now_us(void);
 /* "req_" + 16 random hex digits into @buf (at least 21 bytes). */
 void wgm_request_id_new(char *buf, size_t len);
 /* Parse a whole decimal integer within [min,max]; 0 or -EINVAL/-ERANGE. */

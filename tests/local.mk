@@ -4,6 +4,10 @@ EXTRA_DIST += tests/unit/tap.h tests/fixtures/fixture.h
 # Plugins the loader must accept or refuse (tests/fixtures/.libs/*.so).
 FIXTURE_LDFLAGS = -module -avoid-version -shared -rpath $(abs_builddir)/tests/fixtures
 FIXTURE_CFLAGS = $(MODULE_CFLAGS)
+check_LTLIBRARIES += tests/fixtures/slow.la
+tests_fixtures_slow_la_SOURCES = tests/fixtures/slow.c
+tests_fixtures_slow_la_CFLAGS = $(FIXTURE_CFLAGS)
+tests_fixtures_slow_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 check_LTLIBRARIES += tests/fixtures/good.la
 tests_fixtures_good_la_SOURCES = tests/fixtures/good.c
 tests_fixtures_good_la_CFLAGS = $(FIXTURE_CFLAGS)

@@ -40,7 +40,7 @@ struct wgm_request {
     char *body_buf;
     size_t body_len, body_cap;
     bool body_too_large;
-    uint64_t start_ms;
+    uint64_t start_us;
     struct wgm_response resp;
 };
 

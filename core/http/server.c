@@ -76,7 +76,7 @@ static struct wgm_request *request_new(struct wgm_http *h, struct MHD_Connection
         return NULL;
     }
     r->conn = c;
-    r->start_ms = wgm_now_ms();
+    r->start_us = wgm_now_us();
     snprintf(r->method, sizeof(r->method), "%s", method);
     rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
     if (sane_request_id(rid))
@@ -189,6 +189,13 @@ static void dispatch(struct wgm_http *h, struct wgm_request *r)
             error(r, 500, "INTERNAL_ERROR", "request guard failed", NULL);
         return;
     }
+    /* Fail closed: a route that names a permission is never served without
+     * a guard able to check it. */
+    if (!h->opts.guard && r->match.permission) {
+        error(r, 401, "TOKEN_INVALID", "authentication required",
+              json_pack("{s:s}", "permission", r->match.permission));
+        return;
+    }
     int ret = r->match.handler(r->match.owner, &r->pub, &r->resp.pub);
     if (ret < 0 || !r->resp.set) {
         wgm_log(WGM_LOG_ERROR, "http", "%s %s: handler failed (%s) request_id=%s", r->method, r->path,
@@ -259,7 +266,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     if (!r)
         return;
-    us = (wgm_now_ms() - r->start_ms) * 1000u;
+    us = wgm_now_us() - r->start_us;
     pthread_mutex_lock(&h->stats_lock);
     h->stats.requests++;
     h->stats.total_us += us;

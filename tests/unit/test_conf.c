@@ -105,7 +105,12 @@ int main(void)
     is_int(load("[log]\naccess_log = maybe\n", err, sizeof(err), &c), -EINVAL, "bad bool refused");
     c = wgm_conf_free(c);
     is_int(load("[nonsense]\nx = 1\n", err, sizeof(err), &c), -EINVAL, "unknown section refused");
-    ok(strstr(err, "wgm.conf:2") && strstr(err, "[nonsense]"), "section error at file:line: %s", err);
+    ok(strstr(err, "wgm.conf:1") && strstr(err, "[nonsense]"), "section error at its header line: %s", err);
+    c = wgm_conf_free(c);
+    is_int(load("[http]\n[empty]\n", err, sizeof(err), &c), -EINVAL, "empty unknown section refused");
+    ok(strstr(err, "wgm.conf:2") != NULL, "empty section at its line: %s", err);
+    c = wgm_conf_free(c);
+    is_int(load("[Bad Name]\nx = 1\n", err, sizeof(err), &c), -EINVAL, "bad section name refused");
     c = wgm_conf_free(c);
     is_int(load("[http]\nthis is not ini\n", err, sizeof(err), &c), -EINVAL, "syntax error refused");
     ok(strstr(err, "wgm.conf:2") != NULL, "syntax error at line 2: %s", err);
