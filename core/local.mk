@@ -13,7 +13,8 @@ core_libwgmcore_la_SOURCES = \
 	core/plugin/loader.c core/plugin/loader.h \
 	core/plugin/host.c core/plugin/host_table.h \
 	core/daemon.c core/daemon.h \
-	core/api_core.c core/api.h
+	core/api_core.c core/api.h \
+	core/auth/principal.c core/auth/principal.h
 core_libwgmcore_la_CPPFLAGS = $(AM_CPPFLAGS) -include $(top_builddir)/config.h \
 	-DWGM_SYSCONFDIR='"$(wgmconfdir)"' -DWGM_PLUGINDIR='"$(plugindir)"' \
 	-DWGM_DRIVERDIR='"$(driverdir)"' -DWGM_LOCALSTATEDIR='"$(localstatedir)/lib/wgm"'

@@ -9,8 +9,10 @@
 #include <jansson.h>
 #include <wgm/host.h>
 #include "router.h"
+#include "auth/principal.h"
 
 struct MHD_Connection;
+struct MHD_UpgradeResponseHandle;
 
 struct wgm_header {
     struct wgm_header *next;
@@ -27,6 +29,13 @@ struct wgm_response {
     struct wgm_header *headers;
     const char *request_id; /* borrowed from the request */
     const char *error_code; /* for the access log; static string or NULL */
+    /* Set by wgm_response_upgrade: answer 101 and hand the socket over. */
+    void (*upgrade_fn)(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra_in,
+                       size_t extra_in_size, int sock, struct MHD_UpgradeResponseHandle *urh);
+    void *upgrade_cls;
+    /* Extra headers the guard adds to whatever the handler answers
+     * (rate limits); kept apart so a handler's error keeps them. */
+    struct wgm_header *guard_headers;
 };
 
 struct wgm_request {
@@ -42,7 +51,27 @@ struct wgm_request {
     bool body_too_large;
     uint64_t start_us;
     struct wgm_response resp;
+    /* Who is calling; principal.user_id == 0 and no via when anonymous. */
+    struct wgm_principal principal;
+    bool authenticated;
+    void *daemon; /* struct wgm_daemon *, for core handlers */
 };
+
+/* The principal of a request handled by the core, or NULL when anonymous. */
+const struct wgm_principal *wgm_request_principal(const struct wgm_req *req);
+/* Client address as text ("127.0.0.1", "::1"). */
+const char *wgm_request_client_ip(const struct wgm_req *req);
+
+/* Answer with 101 Switching Protocols and call @fn with the socket once the
+ * headers are out (libmicrohttpd's upgrade API).  Headers for the 101 are
+ * added with resp_header.  @fn must not close the socket: it finishes with
+ * MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE). */
+int wgm_response_upgrade(struct wgm_response *r,
+                         void (*fn)(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra_in,
+                                    size_t extra_in_size, int sock, struct MHD_UpgradeResponseHandle *urh),
+                         void *cls);
+/* Add a header that survives whatever the handler answers (rate limits). */
+int wgm_response_guard_header(struct wgm_response *r, const char *name, const char *value);
 
 /* Host-table implementations (see wgm/host.h for contracts). */
 const char *wgm_req_param_impl(const struct wgm_req *req, const char *name);
@@ -54,7 +83,9 @@ int wgm_resp_error_impl(struct wgm_resp *resp, unsigned status, const char *code
 int wgm_resp_raw_impl(struct wgm_resp *resp, unsigned status, const char *content_type, const void *data,
                       size_t len);
 int wgm_resp_header_impl(struct wgm_resp *resp, const char *name, const char *value);
-/* Free body and headers; the response can be filled again. */
+/* Free body and headers; the response can be filled again.  Guard
+ * headers stay until wgm_response_free_guard_headers. */
 void wgm_response_clear(struct wgm_response *r);
+void wgm_response_free_guard_headers(struct wgm_response *r);
 
 #endif

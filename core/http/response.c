@@ -38,6 +38,67 @@ const char *wgm_req_header_impl(const struct wgm_req *req, const char *name)
     return MHD_lookup_connection_value(Q(req)->conn, MHD_HEADER_KIND, name);
 }
 
+const struct wgm_principal *wgm_request_principal(const struct wgm_req *req)
+{
+    const struct wgm_request *q = Q(req);
+    return q->authenticated ? &q->principal : NULL;
+}
+
+const char *wgm_request_client_ip(const struct wgm_req *req)
+{
+    return Q(req)->client_ip;
+}
+
+static int header_push(struct wgm_header **list, const char *name, const char *value)
+{
+    struct wgm_header *h;
+
+    /* Header injection: refuse CR/LF in names and values. */
+    if (!name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return -EINVAL;
+    h = calloc(1, sizeof(*h));
+    if (!h || !(h->name = strdup(name)) || !(h->value = strdup(value))) {
+        if (h)
+            free(h->name);
+        free(h);
+        return -ENOMEM;
+    }
+    h->next = *list;
+    *list = h;
+    return 0;
+}
+
+static void header_list_free(struct wgm_header **list)
+{
+    while (*list) {
+        struct wgm_header *h = *list;
+        *list = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+    }
+}
+
+int wgm_response_guard_header(struct wgm_response *r, const char *name, const char *value)
+{
+    return header_push(&r->guard_headers, name, value);
+}
+
+int wgm_response_upgrade(struct wgm_response *r,
+                         void (*fn)(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra_in,
+                                    size_t extra_in_size, int sock, struct MHD_UpgradeResponseHandle *urh),
+                         void *cls)
+{
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+    r->status = 101;
+    r->set = true;
+    r->upgrade_fn = fn;
+    r->upgrade_cls = cls;
+    return 0;
+}
+
 void wgm_response_clear(struct wgm_response *r)
 {
     free(r->body);
@@ -45,13 +106,14 @@ void wgm_response_clear(struct wgm_response *r)
     r->len = 0;
     r->set = false;
     r->error_code = NULL;
-    while (r->headers) {
-        struct wgm_header *h = r->headers;
-        r->headers = h->next;
-        free(h->name);
-        free(h->value);
-        free(h);
-    }
+    r->upgrade_fn = NULL;
+    r->upgrade_cls = NULL;
+    header_list_free(&r->headers);
+}
+
+void wgm_response_free_guard_headers(struct wgm_response *r)
+{
+    header_list_free(&r->guard_headers);
 }
 
 static int set_body(struct wgm_response *r, unsigned status, const char *type, char *body, size_t len)
@@ -112,20 +174,5 @@ int wgm_resp_raw_impl(struct wgm_resp *resp, unsigned status, const char *conten
 
 int wgm_resp_header_impl(struct wgm_resp *resp, const char *name, const char *value)
 {
-    struct wgm_response *r = R(resp);
-    struct wgm_header *h;
-
-    /* Header injection: refuse CR/LF in names and values. */
-    if (!name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
-        return -EINVAL;
-    h = calloc(1, sizeof(*h));
-    if (!h || !(h->name = strdup(name)) || !(h->value = strdup(value))) {
-        if (h)
-            free(h->name);
-        free(h);
-        return -ENOMEM;
-    }
-    h->next = r->headers;
-    r->headers = h;
-    return 0;
+    return header_push(&R(resp)->headers, name, value);
 }

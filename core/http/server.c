@@ -90,6 +90,7 @@ static struct wgm_request *request_new(struct wgm_http *h, struct MHD_Connection
     r->pub.request_id = r->request_id;
     r->resp.pub.host = h->opts.host_table;
     r->resp.request_id = r->request_id;
+    r->daemon = h->opts.daemon;
     return r;
 }
 
@@ -98,6 +99,8 @@ static void request_free(struct wgm_request *r)
     if (!r)
         return;
     wgm_response_clear(&r->resp);
+    wgm_response_free_guard_headers(&r->resp);
+    wgm_principal_clear(&r->principal);
     json_decref(r->pub.body);
     free(r->body_buf);
     free(r->path);
@@ -211,9 +214,22 @@ static enum MHD_Result queue(struct wgm_request *r)
 
     if (!r->resp.set)
         error(r, 500, "INTERNAL_ERROR", "internal server error", NULL);
+    if (r->resp.upgrade_fn) {
+        /* MHD adds "Connection: Upgrade" itself; the handler added Upgrade. */
+        resp = MHD_create_response_for_upgrade((MHD_UpgradeHandler)r->resp.upgrade_fn, r->resp.upgrade_cls);
+        if (!resp)
+            return MHD_NO;
+        for (const struct wgm_header *hd = r->resp.headers; hd; hd = hd->next)
+            MHD_add_response_header(resp, hd->name, hd->value);
+        ok = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+        MHD_destroy_response(resp);
+        return ok;
+    }
     resp = MHD_create_response_from_buffer(r->resp.len, r->resp.body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
+    for (const struct wgm_header *hd = r->resp.guard_headers; hd; hd = hd->next)
+        MHD_add_response_header(resp, hd->name, hd->value);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->resp.content_type);
     MHD_add_response_header(resp, "X-Request-ID", r->request_id);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -253,6 +269,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     dispatch(h, r);
+    if (h->opts.after)
+        h->opts.after(h->opts.guard_arg, r);
     return queue(r);
 }
 

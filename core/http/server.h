@@ -32,6 +32,9 @@ struct wgm_http_opts {
     struct wgm_ctx *core_ctx; /* owner passed to handlers registered by the core */
     wgm_http_guard_fn guard;
     void *guard_arg;
+    /* Runs after the handler, before the response is queued (audit). */
+    void (*after)(void *arg, struct wgm_request *req);
+    void *daemon; /* handed to core handlers through struct wgm_request */
 };
 
 struct wgm_http_stats {
