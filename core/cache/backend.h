@@ -31,6 +31,11 @@ struct wgm_cache_backend_ops {
      * an existing key keeps its expiry. */
     int (*incr)(struct wgm_cache_backend *b, const char *key, int64_t delta, unsigned ttl_s,
                 int64_t *out);
+    /* Token bucket (see wgm_cache_bucket_take; the front has checked the
+     * numbers): refill, clamp to @capacity, take @cost if there; a plain
+     * value at @key is -EINVAL.  The bucket expires once full again. */
+    int (*bucket_take)(struct wgm_cache_backend *b, const char *key, double capacity,
+                       double refill_per_s, double cost, bool *allowed, double *tokens);
     int (*ping)(struct wgm_cache_backend *b);
     /* Number of keys in the store (may count expired keys not yet removed). */
     int (*keys)(struct wgm_cache_backend *b, uint64_t *out);
@@ -54,6 +59,30 @@ struct wgm_cache_backend {
 static inline bool wgm_cache_unavailable(int rc)
 {
     return rc == -EIO || rc == -EACCES || rc == -ENXIO;
+}
+
+/* Floating-point refill leaves 0.9999999 where 1 token was meant: a take
+ * succeeds within this much (redis.c's script uses the same number). */
+#define WGM_BUCKET_EPSILON 1e-9
+
+/* One bucket step on @tokens held @elapsed_us ago (negative: the clock went
+ * back, no refill).  A lowered capacity clamps.  True when @cost was taken. */
+static inline bool wgm_bucket_step(double *tokens, int64_t elapsed_us, double capacity,
+                                   double refill_per_s, double cost)
+{
+    double t = *tokens;
+
+    if (elapsed_us > 0)
+        t += (double)elapsed_us * refill_per_s / 1e6;
+    if (t > capacity)
+        t = capacity;
+    if (t + WGM_BUCKET_EPSILON < cost) {
+        *tokens = t;
+        return false;
+    }
+    t -= cost;
+    *tokens = t < 0 ? 0 : t;
+    return true;
 }
 
 /* A new in-process store.  0 or -ENOMEM. */

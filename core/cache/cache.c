@@ -7,6 +7,7 @@
  * so it never serves what it kept from an earlier outage.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@ struct wgm_cache {
     atomic_uint_fast64_t hits, misses;
 };
 
-enum cache_op_kind { OP_GET, OP_SET, OP_DEL, OP_INCR, OP_KEYS };
+enum cache_op_kind { OP_GET, OP_SET, OP_DEL, OP_INCR, OP_KEYS, OP_BUCKET };
 
 /* One call, so the routing and fallback logic exists once. */
 struct cache_op {
@@ -44,6 +45,9 @@ struct cache_op {
     char **out_value;
     int64_t *out_int;
     uint64_t *out_keys;
+    double capacity, refill_per_s, cost;
+    bool *out_allowed;
+    double *out_tokens;
 };
 
 static int64_t cache_now_ms(void)
@@ -67,6 +71,9 @@ static int cache_run(struct wgm_cache_backend *b, const struct cache_op *op)
         return b->ops->incr(b, op->key, op->delta, op->ttl_s, op->out_int);
     case OP_KEYS:
         return b->ops->keys(b, op->out_keys);
+    case OP_BUCKET:
+        return b->ops->bucket_take(b, op->key, op->capacity, op->refill_per_s, op->cost,
+                                   op->out_allowed, op->out_tokens);
     }
     return -EINVAL;
 }
@@ -310,4 +317,50 @@ int wgm_cache_incr(struct wgm_cache *c, const char *key, int64_t delta, unsigned
     if (!c || !key || !out)
         return -EINVAL;
     return cache_dispatch(c, &op);
+}
+
+/* Bounds keep every derived time finite and far below what PEXPIRE and a
+ * uint64_t of milliseconds hold. */
+#define BUCKET_MAX 1e12
+#define BUCKET_MAX_FILL_S 1e9
+
+/* Milliseconds until @tokens grows to @want at @rate a second, rounded up. */
+static uint64_t bucket_ms_until(double tokens, double want, double rate)
+{
+    if (tokens + WGM_BUCKET_EPSILON >= want)
+        return 0;
+    return (uint64_t)ceil((want - tokens) / rate * 1000.0);
+}
+
+int wgm_cache_bucket_take(struct wgm_cache *c, const char *key, double capacity, double refill_per_s,
+                          double cost, struct wgm_bucket_state *out)
+{
+    struct cache_op op = { .kind = OP_BUCKET, .key = key, .capacity = capacity,
+                           .refill_per_s = refill_per_s, .cost = cost };
+    bool allowed = false;
+    double tokens = 0, want;
+    int rc;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (!c || !key || !out)
+        return -EINVAL;
+    /* written so that NaN fails every test */
+    if (!(capacity > 0 && capacity <= BUCKET_MAX) || !(refill_per_s > 0 && refill_per_s <= BUCKET_MAX) ||
+        !(cost >= 0 && cost <= capacity) || !(capacity / refill_per_s <= BUCKET_MAX_FILL_S))
+        return -EINVAL;
+    op.out_allowed = &allowed;
+    op.out_tokens = &tokens;
+    rc = cache_dispatch(c, &op);
+    if (rc < 0)
+        return rc;
+    /* a look (cost 0) asks about the next whole token */
+    want = cost > 1 ? cost : 1;
+    if (want > capacity)
+        want = capacity;
+    out->allowed = allowed;
+    out->tokens = tokens;
+    out->ms_to_token = bucket_ms_until(tokens, want, refill_per_s);
+    out->ms_to_full = bucket_ms_until(tokens, capacity, refill_per_s);
+    return 0;
 }

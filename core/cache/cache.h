@@ -9,6 +9,7 @@
 #define WGM_CORE_CACHE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct wgm_cache;
@@ -40,5 +41,32 @@ int wgm_cache_set(struct wgm_cache *c, const char *key, const char *value, unsig
 int wgm_cache_del(struct wgm_cache *c, const char *key);
 /* Atomic add; a missing key starts at 0 and gets @ttl_s (0: none). */
 int wgm_cache_incr(struct wgm_cache *c, const char *key, int64_t delta, unsigned ttl_s, int64_t *out);
+
+/** The outcome of one wgm_cache_bucket_take(). */
+struct wgm_bucket_state {
+    bool allowed;           /* the tokens were taken */
+    double tokens;          /* left after the take, or held now when refused */
+    uint64_t ms_to_token;   /* until a take of the same cost (at least 1 token,
+                             * at most the capacity) would succeed; 0: now */
+    uint64_t ms_to_full;    /* until the bucket is full again; 0: full */
+};
+
+/**
+ * Token bucket at @key: refill @refill_per_s tokens a second up to
+ * @capacity, then take @cost tokens if that many are there (all or nothing).
+ * A missing bucket starts full; an idle one disappears once full again.
+ * Atomic across threads and, on Redis, across every process sharing that
+ * Redis (one clock: Redis's).  @capacity and @refill_per_s are parameters of
+ * each call, so a changed limit applies at once: a lowered capacity clamps
+ * the tokens held.  While degraded, buckets live in the in-process store.
+ * @cost 0 only looks.
+ *
+ * 0 with @out filled; -EINVAL for NULL arguments, a non-finite or
+ * out-of-range number (0 < @capacity and @refill_per_s <= 1e12,
+ * @capacity / @refill_per_s <= 1e9 s, 0 <= @cost <= @capacity) or a @key
+ * holding a plain value; another negative errno on failure.
+ */
+int wgm_cache_bucket_take(struct wgm_cache *c, const char *key, double capacity, double refill_per_s,
+                          double cost, struct wgm_bucket_state *out);
 
 #endif

@@ -2,11 +2,13 @@
  * core/cache: the in-process store.  A chained hash table under one mutex.
  * Expired entries are dropped when touched, and every write also sweeps a
  * few buckets so keys nobody reads again do not pile up (bounded work per
- * call, like Redis's active expiry).
+ * call, like Redis's active expiry).  Token buckets are entries too; they
+ * expire once full again, when they equal a missing one.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +26,13 @@ struct mem_entry {
     struct mem_entry *next;
     uint64_t hash;
     int64_t expires_ms;          /* monotonic; 0: never */
-    char *value;
+    char *value;                 /* NULL for a token bucket */
     size_t cap;                  /* bytes allocated for value */
+    /* A token bucket is its own kind of entry, as a HASH is in Redis: get
+     * and incr refuse it, set replaces it. */
+    bool bucket;
+    double tokens;
+    int64_t ts_us;               /* monotonic time of the last take */
     char key[];
 };
 
@@ -40,12 +47,17 @@ struct mem_store {
                                   * requests cannot be chosen to collide */
 };
 
-static int64_t mem_now_ms(void)
+static int64_t mem_now_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mem_now_ms(void)
+{
+    return mem_now_us() / 1000;
 }
 
 /* SipHash-1-3 (as in Redis's dict.c): fast and keyed. */
@@ -229,7 +241,9 @@ static int mem_get(struct wgm_cache_backend *b, const char *key, char **value)
 
     pthread_mutex_lock(&m->lock);
     e = mem_find(m, key, h, mem_now_ms(), NULL);
-    if (e) {
+    if (e && e->bucket) {
+        rc = -EINVAL;
+    } else if (e) {
         *value = strdup(e->value);
         rc = *value ? 0 : -ENOMEM;
     }
@@ -259,10 +273,11 @@ static int mem_set(struct wgm_cache_backend *b, const char *key, const char *val
     rc = mem_put_value(e, value, strlen(value));
     if (rc < 0) {
         /* never leave a fresh entry without a value behind */
-        if (!e->value)
+        if (!e->value && !e->bucket)
             mem_remove(m, pp);
         goto out;
     }
+    e->bucket = false;
     e->expires_ms = mem_deadline(ttl_s, now);
     mem_grow(m);
 out:
@@ -313,6 +328,10 @@ static int mem_incr(struct wgm_cache_backend *b, const char *key, int64_t delta,
     pthread_mutex_lock(&m->lock);
     mem_sweep(m, now);
     e = mem_find(m, key, h, now, &pp);
+    if (e && e->bucket) {
+        rc = -EINVAL;
+        goto out;
+    }
     if (e) {
         rc = mem_parse_i64(e->value, &cur);
         if (rc < 0)
@@ -343,6 +362,47 @@ static int mem_incr(struct wgm_cache_backend *b, const char *key, int64_t delta,
         mem_grow(m);
     }
     *out = next;
+out:
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int mem_bucket_take(struct wgm_cache_backend *b, const char *key, double capacity,
+                           double refill_per_s, double cost, bool *allowed, double *tokens)
+{
+    struct mem_store *m = (struct mem_store *)b;
+    uint64_t h = mem_hash(m, key, strlen(key));
+    int64_t now_us = mem_now_us(), now = now_us / 1000;
+    struct mem_entry *e;
+    double t;
+    int rc = 0;
+
+    pthread_mutex_lock(&m->lock);
+    mem_sweep(m, now);
+    e = mem_find(m, key, h, now, NULL);
+    if (e && !e->bucket) {
+        rc = -EINVAL;
+        goto out;
+    }
+    if (!e) {
+        e = mem_insert(m, key, h);
+        if (!e) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        e->bucket = true;
+        e->tokens = capacity;
+        e->ts_us = now_us;
+        mem_grow(m);
+    }
+    t = e->tokens;
+    *allowed = wgm_bucket_step(&t, now_us - e->ts_us, capacity, refill_per_s, cost);
+    e->tokens = t;
+    e->ts_us = now_us;
+    /* once full it equals a missing bucket, so let it go then (+1: never 0,
+     * which would mean "no expiry") */
+    e->expires_ms = now + (int64_t)ceil((capacity - t) / refill_per_s * 1000.0) + 1;
+    *tokens = t;
 out:
     pthread_mutex_unlock(&m->lock);
     return rc;
@@ -407,6 +467,7 @@ static const struct wgm_cache_backend_ops mem_ops = {
     .set = mem_set,
     .del = mem_del,
     .incr = mem_incr,
+    .bucket_take = mem_bucket_take,
     .ping = mem_ping,
     .keys = mem_keys,
     .clear = mem_clear,

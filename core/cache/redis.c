@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,6 +42,31 @@ static const char rds_incr_script[] =
     "if e==0 and tonumber(ARGV[2])>0 then redis.call('EXPIRE',KEYS[1],ARGV[2]) end "
     "return v";
 
+/*
+ * Token bucket (wgm_bucket_step in backend.h, in Lua): HASH {tokens, ts}.
+ * The clock is Redis's TIME, so every wgmd node sharing this Redis sees one
+ * clock; the key lives until the bucket would be full again (then it equals
+ * a missing one) plus a second.  Numbers go out with %.17g: redis.call would
+ * turn a Lua number into text with only 14 digits.  replicate_commands lets
+ * Redis < 5 write after TIME; later versions do that anyway.
+ */
+static const char rds_bucket_script[] =
+    "if redis.replicate_commands then redis.replicate_commands() end "
+    "local cap=tonumber(ARGV[1]) local rate=tonumber(ARGV[2]) local cost=tonumber(ARGV[3]) "
+    "local tm=redis.call('TIME') "
+    "local now=tonumber(tm[1])*1000000+tonumber(tm[2]) "
+    "local h=redis.call('HMGET',KEYS[1],'tokens','ts') "
+    "local t=tonumber(h[1]) local ts=tonumber(h[2]) "
+    "if t==nil or ts==nil then t=cap ts=now end "
+    "if now>ts then t=t+(now-ts)*rate/1e6 end "
+    "if t>cap then t=cap end "
+    "local ok=0 "
+    "if t+1e-9>=cost then t=t-cost ok=1 if t<0 then t=0 end end "
+    "local tt=string.format('%.17g',t) "
+    "redis.call('HSET',KEYS[1],'tokens',tt,'ts',string.format('%.0f',now)) "
+    "redis.call('PEXPIRE',KEYS[1],string.format('%.0f',math.ceil((cap-t)/rate*1000)+1000)) "
+    "return {ok,tt}";
+
 struct rds_slot {
     pthread_mutex_t lock;
     redisContext *ctx;           /* NULL until connected or after a failure */
@@ -59,6 +85,8 @@ struct rds_store {
     atomic_int_fast64_t fail_until_ms;
     pthread_mutex_t err_lock;
     char last_err[160];
+    pthread_mutex_t sha_lock;
+    char bucket_sha[41];         /* SHA1 of rds_bucket_script; "" until loaded */
 };
 
 static int64_t rds_now_ms(void)
@@ -125,6 +153,11 @@ static int rds_map_error(struct rds_store *r, const char *msg)
         "MISCONF", "NOREPLICAS",
     };
     static const char *const refused[] = { "NOAUTH", "WRONGPASS", "NOPERM" };
+
+    /* EVALSHA of a script the server does not hold (restart, SCRIPT FLUSH):
+     * the caller sends the script itself */
+    if (strncmp(msg, "NOSCRIPT", 8) == 0)
+        return -ENOEXEC;
 
     for (size_t i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++)
         if (strncmp(msg, unavailable[i], strlen(unavailable[i])) == 0) {
@@ -411,6 +444,86 @@ static int rds_incr(struct wgm_cache_backend *b, const char *key, int64_t delta,
     return rc;
 }
 
+/* The script's SHA1 in @sha, from SCRIPT LOAD the first time. */
+static int rds_bucket_sha(struct rds_store *r, char sha[41])
+{
+    const char *argv[3] = { "SCRIPT", "LOAD", rds_bucket_script };
+    size_t lens[3] = { 6, 4, sizeof(rds_bucket_script) - 1 };
+    redisReply *reply = NULL;
+    int rc;
+
+    pthread_mutex_lock(&r->sha_lock);
+    memcpy(sha, r->bucket_sha, 41);
+    pthread_mutex_unlock(&r->sha_lock);
+    if (sha[0])
+        return 0;
+    rc = rds_command(r, 3, argv, lens, &reply);
+    if (rc < 0)
+        return rc;
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        rc = -EPROTO;
+        goto out;
+    }
+    memcpy(sha, reply->str, 40);
+    sha[40] = '\0';
+    pthread_mutex_lock(&r->sha_lock);
+    memcpy(r->bucket_sha, sha, 41);
+    pthread_mutex_unlock(&r->sha_lock);
+out:
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int rds_bucket_take(struct wgm_cache_backend *b, const char *key, double capacity,
+                           double refill_per_s, double cost, bool *allowed, double *tokens)
+{
+    struct rds_store *r = (struct rds_store *)b;
+    char kbuf[256], *kheap = NULL, sha[41], cbuf[32], rbuf[32], tbuf[32], *end;
+    const char *argv[7] = { "EVALSHA", sha, "1", NULL, cbuf, rbuf, tbuf };
+    size_t lens[7] = { 7, 40, 1, 0, 0, 0, 0 };
+    redisReply *reply = NULL;
+    double t;
+    int rc;
+
+    rc = rds_bucket_sha(r, sha);
+    if (rc < 0)
+        return rc;
+    argv[3] = rds_key(key, kbuf, sizeof(kbuf), &kheap, &lens[3]);
+    if (!argv[3])
+        return -ENOMEM;
+    lens[4] = (size_t)snprintf(cbuf, sizeof(cbuf), "%.17g", capacity);
+    lens[5] = (size_t)snprintf(rbuf, sizeof(rbuf), "%.17g", refill_per_s);
+    lens[6] = (size_t)snprintf(tbuf, sizeof(tbuf), "%.17g", cost);
+    rc = rds_command(r, 7, argv, lens, &reply);
+    if (rc == -ENOEXEC) {
+        argv[0] = "EVAL";
+        lens[0] = 4;
+        argv[1] = rds_bucket_script;
+        lens[1] = sizeof(rds_bucket_script) - 1;
+        rc = rds_command(r, 7, argv, lens, &reply);
+    }
+    if (rc < 0)
+        goto out;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        rc = -EPROTO;
+        goto out;
+    }
+    errno = 0;
+    t = strtod(reply->element[1]->str, &end);
+    if (errno || *end || !isfinite(t)) {
+        rc = -EPROTO;
+        goto out;
+    }
+    *allowed = reply->element[0]->integer == 1;
+    *tokens = t;
+out:
+    freeReplyObject(reply);
+    free(kheap);
+    return rc;
+}
+
 static int rds_ping(struct wgm_cache_backend *b)
 {
     struct rds_store *r = (struct rds_store *)b;
@@ -479,6 +592,7 @@ static struct wgm_cache_backend *rds_free(struct wgm_cache_backend *b)
         pthread_mutex_destroy(&r->slots[i].lock);
     }
     pthread_mutex_destroy(&r->err_lock);
+    pthread_mutex_destroy(&r->sha_lock);
     free(r->host);
     free(r->path);
     rds_free_secret(r->user);
@@ -493,6 +607,7 @@ static const struct wgm_cache_backend_ops rds_ops = {
     .set = rds_set,
     .del = rds_del,
     .incr = rds_incr,
+    .bucket_take = rds_bucket_take,
     .ping = rds_ping,
     .keys = rds_keys,
     .last_error = rds_last_error,
@@ -709,6 +824,7 @@ int wgm_cache_redis_new(const char *url, struct wgm_cache_backend **out, char *e
         return -ENOMEM;
     r->base.ops = &rds_ops;
     pthread_mutex_init(&r->err_lock, NULL);
+    pthread_mutex_init(&r->sha_lock, NULL);
     for (int i = 0; i < RDS_POOL; i++)
         pthread_mutex_init(&r->slots[i].lock, NULL);
     atomic_init(&r->next_slot, 0);

@@ -29,7 +29,8 @@ struct wgm_http {
 
 #define MAX_REQUEST_ID 128
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+/* The attribute tells clang's -Wformat-nonliteral that fmt is MHD's printf format. */
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];
@@ -153,22 +154,25 @@ static int parse_body(struct wgm_request *r)
     return -EINVAL;
 }
 
+/* Order matters: the guard sees every request (rate limits and their
+ * headers apply to 404s too), but authorizes only a matched route. */
 static void dispatch(struct wgm_http *h, struct wgm_request *r)
 {
     enum wgm_route_result rr;
-    char path[1024];
     const char *ct;
 
+    rr = wgm_router_match(h->opts.router, r->method, r->path, &r->match);
+    if (h->opts.guard && h->opts.guard(h->opts.guard_arg, r) != 0) {
+        if (!r->resp.set)
+            error(r, 500, "INTERNAL_ERROR", "request guard failed", NULL);
+        return;
+    }
     if (r->body_too_large) {
         char limit[32];
         snprintf(limit, sizeof(limit), "%zu", h->opts.body_limit);
-        error(r, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the limit",
-              json_pack("{s:s}", "body", limit));
+        error(r, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the limit", json_pack("{s:s}", "body", limit));
         return;
     }
-    /* Routing ignores the query string; MHD already split it off. */
-    snprintf(path, sizeof(path), "%s", r->path);
-    rr = wgm_router_match(h->opts.router, r->method, path, &r->match);
     if (rr == WGM_ROUTE_NOT_FOUND) {
         error(r, 404, "RESOURCE_NOT_FOUND", "no such endpoint", json_pack("{s:s}", "path", r->path));
         return;
@@ -179,6 +183,13 @@ static void dispatch(struct wgm_http *h, struct wgm_request *r)
         wgm_resp_header_impl(&r->resp.pub, "Allow", r->match.allow);
         return;
     }
+    /* Fail closed: a route that names a permission is never served without
+     * a guard able to check it. */
+    if (!h->opts.guard && r->match.permission) {
+        error(r, 401, "TOKEN_INVALID", "authentication required",
+              json_pack("{s:s}", "permission", r->match.permission));
+        return;
+    }
     ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     if (r->body_len && ct && strncasecmp(ct, "application/json", 16) != 0) {
         error(r, 415, "UNSUPPORTED_MEDIA_TYPE", "request body must be application/json",
@@ -187,18 +198,6 @@ static void dispatch(struct wgm_http *h, struct wgm_request *r)
     }
     if (parse_body(r) < 0)
         return;
-    if (h->opts.guard && h->opts.guard(h->opts.guard_arg, r) != 0) {
-        if (!r->resp.set)
-            error(r, 500, "INTERNAL_ERROR", "request guard failed", NULL);
-        return;
-    }
-    /* Fail closed: a route that names a permission is never served without
-     * a guard able to check it. */
-    if (!h->opts.guard && r->match.permission) {
-        error(r, 401, "TOKEN_INVALID", "authentication required",
-              json_pack("{s:s}", "permission", r->match.permission));
-        return;
-    }
     int ret = r->match.handler(r->match.owner, &r->pub, &r->resp.pub);
     if (ret < 0 || !r->resp.set) {
         wgm_log(WGM_LOG_ERROR, "http", "%s %s: handler failed (%s) request_id=%s", r->method, r->path,
