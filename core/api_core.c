@@ -70,8 +70,7 @@ int wgm_api_core_register(struct wgm_daemon *d)
         {"GET", "/api/v1/version", WGM_PERM_PUBLIC, get_version},
         /* Load balancers probe health without credentials. */
         {"GET", "/api/v1/health", WGM_PERM_PUBLIC, get_health},
-        /* Public until the auth subsystem lands; it then takes "system.view". */
-        {"GET", "/api/v1/plugins", WGM_PERM_PUBLIC, get_plugins},
+        {"GET", "/api/v1/plugins", "system.view", get_plugins},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         int r = wgm_router_add(d->router, d->core_ctx, routes[i].method, routes[i].path, routes[i].permission,

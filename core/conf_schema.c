@@ -54,6 +54,12 @@ static const struct wgm_conf_key log_keys[] = {
     {NULL},
 };
 
+static const struct wgm_conf_key logs_keys[] = {
+    INT("retention_days", "30", 1, 3650, "days the log store keeps records before deleting them"),
+    ENUM("store_level", "info", "debug|info|warn|error", "least severe log level written to the log store"),
+    {NULL},
+};
+
 static const struct wgm_conf_key auth_keys[] = {
     STR("admin_password", NULL, "password of the first admin on an empty database"),
     {NULL},
@@ -65,6 +71,7 @@ const struct wgm_conf_section wgm_core_sections[] = {
     {"database", database_keys},
     {"cache", cache_keys},
     {"log", log_keys},
+    {"logs", logs_keys},
     {"auth", auth_keys},
     {NULL, NULL},
 };

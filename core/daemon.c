@@ -6,6 +6,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "api.h"
+#include "auth/auth.h"
+#include "auth/schema.h"
+#include "logs/api.h"
+#include "logs/retention.h"
+#include "logs/store.h"
+#include "sysconfig.h"
+#include "ws/hub.h"
 #include "cache/cache.h"
 #include "conf.h"
 #include "daemon.h"
@@ -153,9 +160,7 @@ static int open_storage(struct wgm_daemon *d, char *err, size_t errlen)
     free(default_url);
     if (r < 0)
         return r;
-    /* The core's own tables arrive with the auth subsystem; this creates
-     * schema_migrations so plugins find it. */
-    if ((r = wgm_db_migrate(d->db, "core", NULL, 0, err, errlen)) < 0)
+    if ((r = wgm_db_migrate(d->db, "core", wgm_core_migrations, wgm_core_migrations_count, err, errlen)) < 0)
         return r;
     return wgm_cache_open(wgm_conf_get(d->conf, "cache", "url"), cache_log, &d->cache, err, errlen);
 }
@@ -199,6 +204,10 @@ static int start_http(struct wgm_daemon *d, char *err, size_t errlen)
     o.router = d->router;
     o.host_table = wgm_host_table();
     o.core_ctx = d->core_ctx;
+    o.guard = wgm_auth_guard;
+    o.after = wgm_auth_after;
+    o.guard_arg = d;
+    o.daemon = d;
     int r = wgm_http_start(&o, &d->http, err, errlen);
     if (r == 0)
         wgm_log(WGM_LOG_INFO, "http", "listening on %s%s%s:%u%s", strchr(host, ':') ? "[" : "", host,
@@ -224,7 +233,12 @@ int wgm_daemon_start(struct wgm_daemon *d, char *err, size_t errlen)
     }
     d->core_ctx->daemon = d;
     d->core_ctx->state = WGM_PLUGIN_RUNNING;
-    if ((r = wgm_api_core_register(d)) < 0) {
+    if ((r = wgm_sysconfig_start(d, err, errlen)) < 0 || (r = wgm_logstore_start(d, err, errlen)) < 0 ||
+        (r = wgm_auth_start(d, wgm_conf_get(d->conf, "auth", "admin_password"), err, errlen)) < 0)
+        return r;
+    if ((r = wgm_api_core_register(d)) < 0 || (r = wgm_auth_register(d)) < 0 || (r = wgm_api_users_register(d)) < 0 ||
+        (r = wgm_sysconfig_register(d)) < 0 || (r = wgm_api_system_register(d)) < 0 ||
+        (r = wgm_logs_register(d)) < 0 || (r = wgm_logs_retention_register(d)) < 0 || (r = wgm_ws_register(d)) < 0) {
         snprintf(err, errlen, "cannot register core routes: %s", strerror(-r));
         return r;
     }
@@ -238,12 +252,20 @@ void wgm_daemon_stop(struct wgm_daemon *d)
         unsigned left = wgm_http_drain(d->http, (unsigned)wgm_conf_get_int(d->conf, "http", "drain_timeout", 10) * 1000u);
         if (left)
             wgm_log(WGM_LOG_WARN, "http", "%u request(s) still in flight after the drain timeout", left);
-        d->http = wgm_http_free(d->http);
     }
+    /* WebSocket clients live on upgraded sockets MHD still owns: close them
+     * before the HTTP daemon goes. */
+    if (d->router)
+        wgm_ws_shutdown(d);
+    d->http = wgm_http_free(d->http);
     if (d->plugins)
         wgm_plugins_stop(d->plugins);
     if (d->core_ctx)
         wgm_ctx_unregister_all(d->core_ctx);
+    wgm_auth_stop(d);
+    if (d->db)
+        wgm_logstore_stop(d);
+    wgm_sysconfig_stop(d);
     d->sched = wgm_sched_free(d->sched);
     d->bus = wgm_bus_free(d->bus);
     d->router = wgm_router_free(d->router);

@@ -15,6 +15,9 @@ struct wgm_sched;
 struct wgm_router;
 struct wgm_http;
 struct wgm_plugins;
+struct wgm_ws_hub;
+struct wgm_auth;
+struct wgm_sysconfig_store;
 
 struct wgm_daemon {
     const char *config_path;
@@ -30,6 +33,9 @@ struct wgm_daemon {
     struct wgm_http *http;
     struct wgm_plugins *plugins;
     struct wgm_ctx *core_ctx;   /* owner of the core's own routes and timers */
+    struct wgm_ws_hub *ws;      /* WebSocket hub (core/ws/hub.h) */
+    struct wgm_auth *auth;
+    struct wgm_sysconfig_store *sysconfig;
     time_t started;
 };
 

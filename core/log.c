@@ -10,6 +10,7 @@
 #include "log.h"
 
 static _Atomic int current_level = WGM_LOG_INFO;
+static _Atomic(wgm_log_sink_fn) current_sink;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -35,14 +36,16 @@ const char *wgm_log_level_name(enum wgm_log_level level)
 void wgm_log_set_level(enum wgm_log_level level) { atomic_store(&current_level, (int)level); }
 enum wgm_log_level wgm_log_get_level(void) { return (enum wgm_log_level)atomic_load(&current_level); }
 int wgm_log_enabled(enum wgm_log_level level) { return (int)level <= atomic_load(&current_level); }
+void wgm_log_set_sink(wgm_log_sink_fn sink) { atomic_store(&current_sink, sink); }
 
 void wgm_logv(enum wgm_log_level level, const char *tag, const char *fmt, va_list ap)
 {
     char line[2048];
     struct timespec ts;
     struct tm tm;
-    size_t n;
+    size_t n, msg;
     int r;
+    wgm_log_sink_fn sink;
 
     if (!wgm_log_enabled(level))
         return;
@@ -53,12 +56,21 @@ void wgm_logv(enum wgm_log_level level, const char *tag, const char *fmt, va_lis
                  wgm_log_level_name(level), tag ? tag : "core");
     if (r > 0)
         n += (size_t)r;
+    if (n > sizeof(line) - 2) /* an absurdly long tag: keep room for the newline */
+        n = sizeof(line) - 2;
+    msg = n;
     r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     n = r < 0 ? n : (n + (size_t)r >= sizeof(line) - 1 ? sizeof(line) - 2 : n + (size_t)r);
     line[n++] = '\n';
-    /* A failed write to stderr has nowhere to be reported. */
-    if (write(STDERR_FILENO, line, n) < 0)
-        return;
+    /* A failed write to stderr has nowhere to be reported, and must not
+     * keep the record from the sink either. */
+    ssize_t written = write(STDERR_FILENO, line, n);
+    (void)written;
+    sink = atomic_load(&current_sink);
+    if (sink) {
+        line[n - 1] = '\0';
+        sink(level, tag ? tag : "core", line + msg);
+    }
 }
 
 void wgm_log(enum wgm_log_level level, const char *tag, const char *fmt, ...)

@@ -19,30 +19,30 @@ struct wgm_keyring {
     unsigned char *key; /* sodium_malloc: guarded, locked, wiped on free */
 };
 
-static int create_key(const char *path, unsigned char *key, char *err, size_t errlen)
+static int create_key(const char *path, unsigned char *key, size_t keylen, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     ssize_t w;
 
     if (fd < 0) {
         int r = -errno;
-        snprintf(err, errlen, "cannot create master key %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot create key %s: %s", path, strerror(errno));
         return r;
     }
-    randombytes_buf(key, KEY_BYTES);
-    w = write(fd, key, KEY_BYTES);
-    if (w != (ssize_t)KEY_BYTES || fsync(fd) < 0) {
+    randombytes_buf(key, keylen);
+    w = write(fd, key, keylen);
+    if (w != (ssize_t)keylen || fsync(fd) < 0) {
         int r = w < 0 ? -errno : -EIO;
         close(fd);
         unlink(path);
-        snprintf(err, errlen, "cannot write master key %s", path);
+        snprintf(err, errlen, "cannot write key %s", path);
         return r;
     }
     close(fd);
     return 0;
 }
 
-static int read_key(const char *path, unsigned char *key, char *err, size_t errlen)
+static int read_key(const char *path, unsigned char *key, size_t keylen, char *err, size_t errlen)
 {
     struct stat st;
     ssize_t n;
@@ -50,34 +50,41 @@ static int read_key(const char *path, unsigned char *key, char *err, size_t errl
 
     if (fd < 0) {
         int r = -errno;
-        snprintf(err, errlen, "cannot read master key %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read key %s: %s", path, strerror(errno));
         return r;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        snprintf(err, errlen, "master key %s is not a regular file", path);
+        snprintf(err, errlen, "key %s is not a regular file", path);
         return -EINVAL;
     }
     /* A key others can read is a leaked key: refuse rather than fix it silently. */
     if (st.st_mode & 077) {
         close(fd);
-        snprintf(err, errlen, "master key %s has mode %04o; it must be 0600 (chmod 600 %s)", path,
+        snprintf(err, errlen, "key %s has mode %04o; it must be 0600 (chmod 600 %s)", path,
                  (unsigned)(st.st_mode & 07777), path);
         return -EPERM;
     }
     if (st.st_uid != geteuid()) {
         close(fd);
-        snprintf(err, errlen, "master key %s is owned by uid %u, not by wgmd (uid %u)", path,
+        snprintf(err, errlen, "key %s is owned by uid %u, not by wgmd (uid %u)", path,
                  (unsigned)st.st_uid, (unsigned)geteuid());
         return -EPERM;
     }
-    n = read(fd, key, KEY_BYTES);
+    n = read(fd, key, keylen);
     close(fd);
-    if (n != (ssize_t)KEY_BYTES || st.st_size != (off_t)KEY_BYTES) {
-        snprintf(err, errlen, "master key %s must be exactly %u bytes", path, (unsigned)KEY_BYTES);
+    if (n != (ssize_t)keylen || st.st_size != (off_t)keylen) {
+        snprintf(err, errlen, "key %s must be exactly %zu bytes", path, keylen);
         return -EINVAL;
     }
     return 0;
+}
+
+int wgm_keyfile_load(const char *path, unsigned char *key, size_t keylen, char *err, size_t errlen)
+{
+    if (access(path, F_OK) < 0 && errno == ENOENT)
+        return create_key(path, key, keylen, err, errlen);
+    return read_key(path, key, keylen, err, errlen);
 }
 
 int wgm_keyring_open(const char *path, struct wgm_keyring **out, char *err, size_t errlen)
@@ -95,10 +102,7 @@ int wgm_keyring_open(const char *path, struct wgm_keyring **out, char *err, size
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    if (access(path, F_OK) < 0 && errno == ENOENT)
-        r = create_key(path, k->key, err, errlen);
-    else
-        r = read_key(path, k->key, err, errlen);
+    r = wgm_keyfile_load(path, k->key, KEY_BYTES, err, errlen);
     if (r < 0) {
         wgm_keyring_close(k);
         return r;

@@ -10,6 +10,11 @@
 
 struct wgm_keyring;
 
+/* Read @keylen bytes of key from @path, or create the file (0600, random)
+ * when absent.  The same checks as the master key: 0600, our owner, exact
+ * size.  0 or a negative errno with the reason in @err. */
+int wgm_keyfile_load(const char *path, unsigned char *key, size_t keylen, char *err, size_t errlen);
+
 /* Load the key at @path, creating it (0600) when absent.  A key file with
  * group/other permissions, another owner, or the wrong size is an error:
  * 0 or a negative errno with the reason in @err. */

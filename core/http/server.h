@@ -15,7 +15,8 @@
 
 struct wgm_http;
 
-/* Runs after routing, before the handler.  Return 0 to go on, or fill
+/* Runs for every request after routing (req->match.handler is NULL when no
+ * route matched), before the handler.  Return 0 to go on, or fill
  * req->resp (an error envelope) and return non-zero to answer with it. */
 typedef int (*wgm_http_guard_fn)(void *arg, struct wgm_request *req);
 

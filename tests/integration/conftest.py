@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -24,16 +25,43 @@ BUILD = os.environ.get("WGM_BUILD_DIR", os.path.join(ROOT, "_build"))
 WGMD = os.path.join(PREFIX, "sbin", "wgmd")
 FIXTURES = os.path.join(BUILD, "tests", "fixtures", ".libs")
 BACKEND = os.environ.get("WGM_TEST_BACKEND", "sqlite")
+# Meets the default password policy; given to wgmd as WGM_ADMIN_PASSWORD.
+ADMIN_PASSWORD = "Adm1n-Test-Passw0rd!"
+
+
+def mysql_cli(sql, database=None):
+    """Run SQL as the test user through the mariadb client."""
+    u = urllib.parse.urlparse(os.environ["WGM_TEST_MYSQL_URL"])
+    cmd = ["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port), "-u", u.username,
+           "-p" + urllib.parse.unquote(u.password), "-N", "-B"]
+    if database:
+        cmd.append(database)
+    return subprocess.run(cmd + ["-e", sql], capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+def fresh_mysql_url():
+    """A new empty database (wgm_test_<hex>) so daemons of different tests
+    never see each other's users, settings or migrations."""
+    u = urllib.parse.urlparse(os.environ["WGM_TEST_MYSQL_URL"])
+    name = "wgm_test_" + os.urandom(6).hex()
+    mysql_cli("CREATE DATABASE %s CHARACTER SET utf8mb4" % name)
+    return u._replace(path="/" + name).geturl()
 
 
 def backend_env():
     """Database and cache settings for the selected backend."""
     if BACKEND == "mysql":
         return {
-            "WGM_DATABASE_URL": os.environ["WGM_TEST_MYSQL_URL"],
+            "WGM_DATABASE_URL": fresh_mysql_url(),
             "WGM_CACHE_URL": os.environ["WGM_TEST_REDIS_URL"],
         }
     return {}
+
+
+def flush_redis():
+    if BACKEND == "mysql":
+        subprocess.run(["redis-cli", "-u", os.environ["WGM_TEST_REDIS_URL"], "FLUSHDB"], capture_output=True,
+                       check=True, timeout=10)
 
 
 class Wgmd:
@@ -59,7 +87,9 @@ class Wgmd:
             if k.startswith("WGM_") and not k.startswith("WGM_TEST_"):
                 del self.env[k]
         self.env.update(backend_env())
-        self.env.update({"WGM_STATE_DIR": self.state, "WGM_PLUGIN_DIR": self.plugin_dir})
+        self.admin_password = ADMIN_PASSWORD
+        self.env.update({"WGM_STATE_DIR": self.state, "WGM_PLUGIN_DIR": self.plugin_dir,
+                         "WGM_ADMIN_PASSWORD": ADMIN_PASSWORD})
         self.env.update(env or {})
         self.proc = None
         self.lines = []
@@ -118,6 +148,21 @@ class Wgmd:
 
     def request(self, method, path, **kw):
         return requests.request(method, self.api(path), timeout=10, **kw)
+
+    def login(self, username="admin", password=None, full=False):
+        """Log in; the access token, or the whole answer with full=True."""
+        r = self.request("POST", "/auth/login", json={"username": username,
+                                                      "password": password or self.admin_password})
+        assert r.status_code == 200, r.text
+        data = r.json()["data"]
+        return data if full else data["access_token"]
+
+    def call(self, method, path, token=None, **kw):
+        """A request with "Authorization: Bearer <token>" (JWT or API key)."""
+        headers = dict(kw.pop("headers", {}) or {})
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        return self.request(method, path, headers=headers, **kw)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -212,6 +257,7 @@ def tmp(tmp_path):
 def daemons(tmp):
     """Factory: daemons(config=..., plugins=[...]) -> started Wgmd, stopped at teardown."""
     started = []
+    flush_redis()  # rate-limit buckets and revocations from earlier tests
 
     def make(start=True, **kw):
         d = Wgmd(tmp, **kw)
@@ -235,3 +281,23 @@ def assert_error(resp, status, code):
     assert err["request_id"] == resp.headers["X-Request-ID"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", err["timestamp"])
     return err
+
+
+@pytest.fixture(scope="session")
+def example_so(tmp_path_factory):
+    """sdk/example built out of tree against the installed SDK, as a third party would."""
+    build = str(tmp_path_factory.mktemp("example"))
+    for f in ("example.c", "Makefile"):
+        shutil.copy(os.path.join(ROOT, "sdk", "example", f), build)
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(PREFIX, "lib", "pkgconfig"))
+    flags = subprocess.run(["pkg-config", "--cflags", "wgm-plugin"], env=env, capture_output=True, text=True,
+                           check=True).stdout
+    assert os.path.join(PREFIX, "include") in flags  # the installed SDK, not the source tree
+    subprocess.run(["make", "-C", build], env=env, check=True, capture_output=True, timeout=120)
+    so = os.path.join(build, "example.so")
+    syms = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True, check=True).stdout
+    exported = [l.split()[-1] for l in syms.splitlines() if " T " in l or " D " in l or " R " in l or " B " in l]
+    assert exported == ["wgm_plugin_v1"], exported
+    return so
+
+

@@ -1,0 +1,598 @@
+/* core/auth/api_auth: /auth/login, /auth/refresh, /auth/logout,
+ * /auth/verify-2fa, /auth/2fa/{enroll,confirm,disable}, /auth/change-password and /users/me. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sodium.h>
+#include "auth/auth.h"
+#include "auth/jwt.h"
+#include "auth/password.h"
+#include "auth/users.h"
+#include "daemon.h"
+#include "plugin/loader.h"
+#include "db/db.h"
+#include "http/request.h"
+#include "http/router.h"
+#include "log.h"
+#include "otp/qr.h"
+#include "otp/totp.h"
+#include "secret.h"
+#include "sysconfig.h"
+#include "util.h"
+#include "validate.h"
+
+#define PENDING_TTL 300  /* seconds to enter the second factor */
+#define PASSWORD_TTL 900 /* seconds to change an expired password */
+#define ISSUER "wgm"
+
+static struct wgm_db *db_or_503(struct wgm_daemon *d, struct wgm_resp *resp)
+{
+    struct wgm_db *db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms);
+    if (!db)
+        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    return db;
+}
+
+/* The spec's user object for @id, or NULL. */
+static json_t *user_json(struct wgm_db *db, int64_t id)
+{
+    struct wgm_stmt *st = NULL;
+    json_t *u = NULL;
+    if (wgm_db_prepare(db, "SELECT " WGM_USER_COLUMNS " FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, id);
+        if (wgm_stmt_step(st) == WGM_DB_ROW)
+            u = wgm_user_row_json(st);
+    }
+    wgm_stmt_free(st);
+    return u;
+}
+
+/* Run @sql with integer binds (terminated by INT64_MIN). */
+static int exec_ints(struct wgm_db *db, const char *sql, ...)
+{
+    struct wgm_stmt *st = NULL;
+    va_list ap;
+    int r = wgm_db_prepare(db, sql, &st), i = 1;
+    if (r < 0)
+        return r;
+    va_start(ap, sql);
+    for (int64_t v = va_arg(ap, int64_t); v != INT64_MIN; v = va_arg(ap, int64_t))
+        wgm_stmt_bind_int(st, i++, v);
+    va_end(ap);
+    r = wgm_stmt_step(st);
+    wgm_stmt_free(st);
+    return r < 0 ? r : 0;
+}
+
+/* A failed password or code: count it, and lock once the limit is hit.
+ * locked_until is assigned first so MySQL's left-to-right SET reads the
+ * old login_attempts, as SQLite does.  Returns the lock's end, or 0. */
+static time_t count_failure(struct wgm_daemon *d, struct wgm_db *db, int64_t id)
+{
+    struct wgm_sysconfig cfg;
+    time_t until = time(NULL);
+    struct wgm_stmt *st = NULL;
+
+    wgm_sysconfig_get(d, &cfg);
+    until += cfg.lockout_duration;
+    exec_ints(db,
+              "UPDATE users SET locked_until = CASE WHEN login_attempts + 1 >= ? THEN ? ELSE locked_until END,"
+              " login_attempts = CASE WHEN login_attempts + 1 >= ? THEN 0 ELSE login_attempts + 1 END WHERE id = ?",
+              (int64_t)cfg.max_login_attempts, (int64_t)until, (int64_t)cfg.max_login_attempts, id, INT64_MIN);
+    if (wgm_db_prepare(db, "SELECT locked_until FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, id);
+        if (wgm_stmt_step(st) != WGM_DB_ROW || wgm_stmt_column_int(st, 0) < time(NULL))
+            until = 0;
+        else
+            until = (time_t)wgm_stmt_column_int(st, 0);
+    }
+    wgm_stmt_free(st);
+    return until;
+}
+
+static int locked_error(struct wgm_resp *resp, time_t until)
+{
+    char ts[32];
+    return wgm_resp_error(resp, 423, "ACCOUNT_LOCKED", "too many failed attempts; the account is locked",
+                          json_pack("{s:s}", "locked_until", wgm_time_rfc3339(until, ts, sizeof(ts))));
+}
+
+/* Tokens for a finished login, the user object, last_login. */
+static int complete_login(struct wgm_daemon *d, struct wgm_db *db, int64_t id, bool remember_me, struct wgm_resp *resp)
+{
+    json_t *out = json_object();
+    int r;
+
+    exec_ints(db, "UPDATE users SET login_attempts = 0, locked_until = NULL, last_login = ? WHERE id = ?",
+              (int64_t)time(NULL), id, INT64_MIN);
+    if ((r = wgm_session_issue(d, db, id, remember_me, out)) < 0) {
+        json_decref(out);
+        return r;
+    }
+    json_object_set_new(out, "user", user_json(db, id));
+    return wgm_resp_json(resp, 200, out);
+}
+
+/* A token good for one thing only (the second factor, or a new password). */
+static int limited_login(struct wgm_daemon *d, struct wgm_db *db, int64_t id, enum wgm_token_scope scope,
+                         const char *flag, struct wgm_resp *resp)
+{
+    unsigned ttl = scope == WGM_SCOPE_2FA_PENDING ? PENDING_TTL : PASSWORD_TTL;
+    char *tok = wgm_auth_access_token(d, id, scope, ttl);
+    json_t *out;
+    if (!tok)
+        return -ENOMEM;
+    out = json_pack("{s:b,s:s,s:s,s:i,s:o}", flag, 1, "access_token", tok, "token_type", "bearer", "expires_in",
+                    (int)ttl, "user", user_json(db, id));
+    free(tok);
+    return wgm_resp_json(resp, 200, out);
+}
+
+static int login(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    static const char *const known[] = {"username", "password", "remember_me", NULL};
+    struct wgm_daemon *d = ctx->daemon;
+    struct wgm_sysconfig cfg;
+    struct wgm_v v;
+    const char *username, *password;
+    bool remember_me;
+    struct wgm_db *db;
+    struct wgm_stmt *st = NULL;
+    char hash[256] = "";
+    int64_t id = 0, changed_at = 0;
+    time_t locked = 0;
+    bool found = false, active = false, two_factor = false, force_change = false;
+    int r;
+
+    wgm_v_begin(&v, req->body, true);
+    wgm_v_only(&v, known);
+    username = wgm_v_str(&v, "username", true, 1, 64);
+    password = wgm_v_str(&v, "password", true, 1, 1024);
+    remember_me = wgm_v_bool(&v, "remember_me", false);
+    if (!wgm_v_ok(&v))
+        return wgm_v_respond(&v, resp);
+    wgm_v_end(&v);
+    if (!(db = db_or_503(d, resp)))
+        return 0;
+    if ((r = wgm_db_prepare(db,
+                            "SELECT id, password_hash, status, locked_until, two_factor_enabled, force_change,"
+                            " password_changed_at FROM users WHERE username = ?",
+                            &st)) < 0)
+        goto out;
+    wgm_stmt_bind_text(st, 1, username);
+    if (wgm_stmt_step(st) == WGM_DB_ROW) {
+        found = true;
+        id = wgm_stmt_column_int(st, 0);
+        snprintf(hash, sizeof(hash), "%s", wgm_stmt_column_text(st, 1));
+        active = strcmp(wgm_stmt_column_text(st, 2), "active") == 0;
+        locked = (time_t)wgm_stmt_column_int(st, 3);
+        two_factor = wgm_stmt_column_int(st, 4) != 0;
+        force_change = wgm_stmt_column_int(st, 5) != 0;
+        changed_at = wgm_stmt_column_int(st, 6);
+    }
+    wgm_stmt_free(st);
+    st = NULL;
+    if (found && locked > time(NULL)) {
+        r = locked_error(resp, locked);
+        goto out;
+    }
+    /* An unknown user costs one verification too: no timing oracle. */
+    if (wgm_password_verify(found ? hash : NULL, password) != 0) {
+        time_t until = found ? count_failure(d, db, id) : 0;
+        r = until ? locked_error(resp, until)
+                  : wgm_resp_error(resp, 401, "INVALID_CREDENTIALS", "wrong username or password", NULL);
+        goto out;
+    }
+    if (!active) {
+        r = wgm_resp_error(resp, 403, "ACCOUNT_DISABLED", "this account is not active", NULL);
+        goto out;
+    }
+    wgm_sysconfig_get(d, &cfg);
+    if (cfg.policy.max_age_days && changed_at + 86400LL * cfg.policy.max_age_days < time(NULL))
+        force_change = true;
+    if (two_factor) {
+        r = limited_login(d, db, id, WGM_SCOPE_2FA_PENDING, "two_factor_required", resp);
+        goto out;
+    }
+    if (force_change) {
+        r = limited_login(d, db, id, WGM_SCOPE_PASSWORD, "password_change_required", resp);
+        goto out;
+    }
+    r = complete_login(d, db, id, remember_me, resp);
+out:
+    wgm_stmt_free(st);
+    wgm_db_release(db);
+    sodium_memzero(hash, sizeof(hash));
+    return r;
+}
+
+/* The refresh token: "Authorization: Bearer rt_..." as in the spec, or
+ * {"refresh_token": "..."} in the body. */
+static const char *refresh_token_of(const struct wgm_req *req)
+{
+    const char *h = req->host->req_header(req, "Authorization");
+    json_t *b = json_object_get(req->body, "refresh_token");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0 && strncmp(h + 7, "rt_", 3) == 0)
+        return h + 7;
+    return json_is_string(b) ? json_string_value(b) : NULL;
+}
+
+static int refresh(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    const char *tok = refresh_token_of(req);
+    json_t *out;
+    int r;
+
+    if (!tok || strlen(tok) > 128)
+        return wgm_resp_error(resp, 401, "TOKEN_INVALID", "a refresh token is required",
+                              json_pack("{s:s}", "refresh_token", "missing"));
+    out = json_object();
+    r = wgm_session_refresh(ctx->daemon, tok, out);
+    if (r == 0)
+        return wgm_resp_json(resp, 200, out);
+    json_decref(out);
+    if (r == -ETIMEDOUT)
+        return wgm_resp_error(resp, 401, "TOKEN_EXPIRED", "refresh token has expired", NULL);
+    if (r == -EIO)
+        return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    if (r == -EACCES)
+        wgm_log(WGM_LOG_WARN, "auth", "refresh token refused (revoked, or reused: family revoked) request_id=%s",
+                req->request_id);
+    return wgm_resp_error(resp, 401, "TOKEN_INVALID", "refresh token is not valid", NULL);
+}
+
+static int logout(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    const struct wgm_principal *me = wgm_request_principal(req);
+    json_t *b = json_object_get(req->body, "refresh_token");
+    struct wgm_jwt_claims c = {0};
+    const char *h = req->host->req_header(req, "Authorization");
+    size_t keylen;
+    const unsigned char *key = wgm_auth_jwt_key(ctx->daemon, &keylen);
+
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        wgm_jwt_verify(key, keylen, h + 7, time(NULL), &c);
+    if (b && !json_is_string(b))
+        return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "validation failed",
+                              json_pack("{s:s}", "refresh_token", "must be a string"));
+    if (wgm_session_logout(ctx->daemon, json_string_value(b), me->token_id, c.exp) < 0)
+        return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "cannot record the logout", NULL);
+    return wgm_resp_json(resp, 200, json_pack("{s:b}", "logged_out", 1));
+}
+
+/* Open the user's sealed TOTP secret (@col "totp_secret" or "totp_pending")
+ * into raw key bytes.  0 or a negative errno. */
+static int user_totp_key(struct wgm_daemon *d, struct wgm_db *db, int64_t id, bool pending, unsigned char *key,
+                         size_t *keylen, int64_t *last_step)
+{
+    struct wgm_stmt *st = NULL;
+    char *b32 = NULL;
+    size_t b32len = 0;
+    int r = wgm_db_prepare(db,
+                           pending ? "SELECT totp_pending, totp_last_step FROM users WHERE id = ?"
+                                   : "SELECT totp_secret, totp_last_step FROM users WHERE id = ?",
+                           &st);
+    if (r < 0)
+        return r;
+    wgm_stmt_bind_int(st, 1, id);
+    if (wgm_stmt_step(st) != WGM_DB_ROW || !wgm_stmt_column_text(st, 0)) {
+        wgm_stmt_free(st);
+        return -ENOENT;
+    }
+    r = wgm_secret_open(d->keyring, wgm_stmt_column_text(st, 0), &b32, &b32len);
+    *last_step = wgm_stmt_column_int(st, 1);
+    wgm_stmt_free(st);
+    if (r < 0)
+        return r;
+    r = wgm_base32_decode(b32, key, 64, keylen);
+    wgm_secret_free(b32, b32len);
+    return r;
+}
+
+/* 0 when @code is the user's current TOTP (and not replayed); the step is stored. */
+static int check_code(struct wgm_daemon *d, struct wgm_db *db, int64_t id, bool pending, const char *code)
+{
+    unsigned char key[64];
+    size_t keylen = 0;
+    int64_t last = 0, matched = 0;
+    struct wgm_totp_cfg cfg = WGM_TOTP_DEFAULTS;
+    int r = user_totp_key(d, db, id, pending, key, &keylen, &last);
+
+    if (r == 0)
+        r = wgm_totp_verify(key, keylen, time(NULL), code, &cfg, last, &matched);
+    sodium_memzero(key, sizeof(key));
+    if (r == 0)
+        r = exec_ints(db, "UPDATE users SET totp_last_step = ? WHERE id = ?", matched, id, INT64_MIN);
+    return r;
+}
+
+static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    static const char *const known[] = {"code", "method", NULL};
+    struct wgm_daemon *d = ctx->daemon;
+    const struct wgm_principal *me = wgm_request_principal(req);
+    struct wgm_v v;
+    const char *code;
+    struct wgm_db *db;
+    json_t *out;
+    int r;
+
+    wgm_v_begin(&v, req->body, true);
+    wgm_v_only(&v, known);
+    code = wgm_v_str(&v, "code", true, 6, 8);
+    wgm_v_enum(&v, "method", false, "totp");
+    if (!wgm_v_ok(&v))
+        return wgm_v_respond(&v, resp);
+    wgm_v_end(&v);
+    if (!(db = db_or_503(d, resp)))
+        return 0;
+    r = check_code(d, db, me->user_id, false, code);
+    if (r < 0) {
+        time_t until = count_failure(d, db, me->user_id);
+        wgm_db_release(db);
+        if (until)
+            return locked_error(resp, until);
+        return wgm_resp_error(resp, 401, "INVALID_CREDENTIALS",
+                              r == -EALREADY ? "this code was already used" : "wrong code",
+                              json_pack("{s:s}", "code", r == -EALREADY ? "already used" : "does not match"));
+    }
+    /* The pending token is spent: it may not be used for a second login. */
+    wgm_session_logout(d, NULL, me->token_id, time(NULL) + PENDING_TTL);
+    out = json_object();
+    exec_ints(db, "UPDATE users SET login_attempts = 0, locked_until = NULL, last_login = ? WHERE id = ?",
+              (int64_t)time(NULL), me->user_id, INT64_MIN);
+    r = wgm_session_issue(d, db, me->user_id, false, out);
+    if (r == 0) {
+        json_object_set_new(out, "verified", json_true());
+        json_object_set_new(out, "user", user_json(db, me->user_id));
+    }
+    wgm_db_release(db);
+    if (r < 0) {
+        json_decref(out);
+        return r;
+    }
+    return wgm_resp_json(resp, 200, out);
+}
+
+static int enroll_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    struct wgm_daemon *d = ctx->daemon;
+    const struct wgm_principal *me = wgm_request_principal(req);
+    struct wgm_totp_cfg cfg = WGM_TOTP_DEFAULTS;
+    struct wgm_sysconfig sc;
+    char *b32 = NULL, *uri = NULL, *sealed = NULL, *qr = NULL;
+    struct wgm_db *db;
+    struct wgm_stmt *st = NULL;
+    int r;
+
+    wgm_sysconfig_get(d, &sc);
+    if (!sc.two_factor_enabled)
+        return wgm_resp_error(resp, 403, "INSUFFICIENT_PERMISSIONS", "two-factor authentication is disabled",
+                              json_pack("{s:s}", "two_factor_enabled", "false in system config"));
+    if ((r = wgm_totp_secret_new(&b32)) < 0 || (r = wgm_totp_uri(ISSUER, me->username, b32, &cfg, &uri)) < 0 ||
+        (r = wgm_secret_seal(d->keyring, b32, strlen(b32), &sealed)) < 0)
+        goto out;
+    qr = wgm_qr_data_uri(uri);
+    if (!(db = db_or_503(d, resp))) {
+        r = 0;
+        goto out;
+    }
+    if ((r = wgm_db_prepare(db, "UPDATE users SET totp_pending = ? WHERE id = ?", &st)) == 0) {
+        wgm_stmt_bind_text(st, 1, sealed);
+        wgm_stmt_bind_int(st, 2, me->user_id);
+        r = wgm_stmt_step(st) < 0 ? -EIO : 0;
+    }
+    wgm_stmt_free(st);
+    wgm_db_release(db);
+    if (r == 0)
+        r = wgm_resp_json(resp, 200,
+                          json_pack("{s:s,s:s,s:s?,s:s}", "secret", b32, "otpauth_uri", uri, "qr_code", qr, "next",
+                                    "POST /api/v1/auth/2fa/confirm with a code from the app"));
+out:
+    wgm_totp_secret_free(b32);
+    free(uri);
+    free(sealed);
+    free(qr);
+    return r;
+}
+
+static int confirm_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    static const char *const known[] = {"code", NULL};
+    struct wgm_daemon *d = ctx->daemon;
+    const struct wgm_principal *me = wgm_request_principal(req);
+    struct wgm_v v;
+    const char *code;
+    struct wgm_db *db;
+    int r;
+
+    wgm_v_begin(&v, req->body, true);
+    wgm_v_only(&v, known);
+    code = wgm_v_str(&v, "code", true, 6, 8);
+    if (!wgm_v_ok(&v))
+        return wgm_v_respond(&v, resp);
+    wgm_v_end(&v);
+    if (!(db = db_or_503(d, resp)))
+        return 0;
+    r = check_code(d, db, me->user_id, true, code);
+    if (r == -ENOENT) {
+        wgm_db_release(db);
+        return wgm_resp_error(resp, 409, "RESOURCE_CONFLICT", "start with POST /auth/2fa/enroll", NULL);
+    }
+    if (r < 0) {
+        wgm_db_release(db);
+        return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "wrong code", json_pack("{s:s}", "code", "does not match"));
+    }
+    r = exec_ints(db,
+                  "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, two_factor_enabled = 1,"
+                  " updated_at = ? WHERE id = ?",
+                  (int64_t)time(NULL), me->user_id, INT64_MIN);
+    wgm_db_release(db);
+    return r < 0 ? r : wgm_resp_json(resp, 200, json_pack("{s:b}", "two_factor_enabled", 1));
+}
+
+static int disable_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    static const char *const known[] = {"password", "code", NULL};
+    struct wgm_daemon *d = ctx->daemon;
+    const struct wgm_principal *me = wgm_request_principal(req);
+    struct wgm_v v;
+    const char *password, *code;
+    struct wgm_db *db;
+    struct wgm_stmt *st = NULL;
+    char hash[256] = "";
+    int r;
+
+    wgm_v_begin(&v, req->body, true);
+    wgm_v_only(&v, known);
+    password = wgm_v_str(&v, "password", true, 1, 1024);
+    code = wgm_v_str(&v, "code", true, 6, 8);
+    if (!wgm_v_ok(&v))
+        return wgm_v_respond(&v, resp);
+    wgm_v_end(&v);
+    if (!(db = db_or_503(d, resp)))
+        return 0;
+    if (wgm_db_prepare(db, "SELECT password_hash FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, me->user_id);
+        if (wgm_stmt_step(st) == WGM_DB_ROW)
+            snprintf(hash, sizeof(hash), "%s", wgm_stmt_column_text(st, 0));
+    }
+    wgm_stmt_free(st);
+    /* Both factors, so a stolen session alone cannot remove the second. */
+    if (wgm_password_verify(hash[0] ? hash : NULL, password) != 0 || check_code(d, db, me->user_id, false, code) != 0) {
+        wgm_db_release(db);
+        return wgm_resp_error(resp, 401, "INVALID_CREDENTIALS", "password or code is wrong", NULL);
+    }
+    r = exec_ints(db,
+                  "UPDATE users SET totp_secret = NULL, totp_pending = NULL, two_factor_enabled = 0, updated_at = ?"
+                  " WHERE id = ?",
+                  (int64_t)time(NULL), me->user_id, INT64_MIN);
+    wgm_db_release(db);
+    return r < 0 ? r : wgm_resp_json(resp, 200, json_pack("{s:b}", "two_factor_enabled", 0));
+}
+
+/* Set a new password (already checked); ends every session of the user. */
+int wgm_auth_set_password(struct wgm_daemon *d, struct wgm_db *db, int64_t id, const char *password, bool force_change)
+{
+    char hash[256];
+    struct wgm_stmt *st = NULL;
+    int r;
+
+    if ((r = wgm_password_hash(password, hash, sizeof(hash))) < 0)
+        return r;
+    if ((r = wgm_db_begin(db)) < 0)
+        return r;
+    if ((r = wgm_db_prepare(db,
+                            "UPDATE users SET password_hash = ?, force_change = ?, password_changed_at = ?,"
+                            " login_attempts = 0, locked_until = NULL, updated_at = ? WHERE id = ?",
+                            &st)) == 0) {
+        wgm_stmt_bind_text(st, 1, hash);
+        wgm_stmt_bind_int(st, 2, force_change);
+        wgm_stmt_bind_int(st, 3, time(NULL));
+        wgm_stmt_bind_int(st, 4, time(NULL));
+        wgm_stmt_bind_int(st, 5, id);
+        r = wgm_stmt_step(st) < 0 ? -EIO : 0;
+    }
+    wgm_stmt_free(st);
+    if (r == 0)
+        r = wgm_session_revoke_user(d, db, id);
+    if (r == 0)
+        r = wgm_db_commit(db);
+    if (r < 0)
+        wgm_db_rollback(db);
+    sodium_memzero(hash, sizeof(hash));
+    return r;
+}
+
+static int change_password(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    static const char *const known[] = {"current_password", "new_password", NULL};
+    struct wgm_daemon *d = ctx->daemon;
+    const struct wgm_principal *me = wgm_request_principal(req);
+    struct wgm_sysconfig cfg;
+    struct wgm_v v;
+    const char *current, *next;
+    char why[128], hash[256] = "";
+    struct wgm_db *db;
+    struct wgm_stmt *st = NULL;
+    int r;
+
+    wgm_sysconfig_get(d, &cfg);
+    wgm_v_begin(&v, req->body, true);
+    wgm_v_only(&v, known);
+    current = wgm_v_str(&v, "current_password", true, 1, 1024);
+    next = wgm_v_str(&v, "new_password", true, 1, 1024);
+    if (next && wgm_password_check(&cfg.policy, next, why, sizeof(why)) < 0)
+        wgm_v_fail(&v, "new_password", "%s", why);
+    if (next && current && strcmp(next, current) == 0)
+        wgm_v_fail(&v, "new_password", "must differ from the current password");
+    if (!wgm_v_ok(&v))
+        return wgm_v_respond(&v, resp);
+    wgm_v_end(&v);
+    if (!(db = db_or_503(d, resp)))
+        return 0;
+    if (wgm_db_prepare(db, "SELECT password_hash FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, me->user_id);
+        if (wgm_stmt_step(st) == WGM_DB_ROW)
+            snprintf(hash, sizeof(hash), "%s", wgm_stmt_column_text(st, 0));
+    }
+    wgm_stmt_free(st);
+    if (wgm_password_verify(hash[0] ? hash : NULL, current) != 0) {
+        time_t until = count_failure(d, db, me->user_id);
+        wgm_db_release(db);
+        return until ? locked_error(resp, until)
+                     : wgm_resp_error(resp, 401, "INVALID_CREDENTIALS", "current password is wrong",
+                                      json_pack("{s:s}", "current_password", "does not match"));
+    }
+    r = wgm_auth_set_password(d, db, me->user_id, next, false);
+    wgm_db_release(db);
+    if (r < 0)
+        return r;
+    return wgm_resp_json(resp, 200, json_pack("{s:b,s:s}", "changed", 1, "next", "log in again with the new password"));
+}
+
+static int get_me(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
+{
+    const struct wgm_principal *me = wgm_request_principal(req);
+    struct wgm_db *db = db_or_503(ctx->daemon, resp);
+    json_t *u;
+    if (!db)
+        return 0;
+    u = user_json(db, me->user_id);
+    wgm_db_release(db);
+    if (!u)
+        return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "user not found", NULL);
+    if (me->via == WGM_AUTH_API_KEY) {
+        json_object_set_new(u, "api_key_id", json_string(me->api_key_id));
+        json_object_set(u, "permissions", me->permissions); /* what this key may do */
+    }
+    return wgm_resp_json(resp, 200, u);
+}
+
+int wgm_auth_register(struct wgm_daemon *d)
+{
+    static const struct {
+        const char *method, *path, *permission;
+        wgm_handler_fn fn;
+    } routes[] = {
+        {"POST", "/api/v1/auth/login", WGM_PERM_PUBLIC, login},
+        {"POST", "/api/v1/auth/refresh", WGM_PERM_PUBLIC, refresh},
+        {"POST", "/api/v1/auth/logout", WGM_PERM_SELF, logout},
+        {"POST", "/api/v1/auth/verify-2fa", WGM_PERM_2FA, verify_2fa},
+        {"POST", "/api/v1/auth/2fa/enroll", WGM_PERM_SESSION, enroll_2fa},
+        {"POST", "/api/v1/auth/2fa/confirm", WGM_PERM_SESSION, confirm_2fa},
+        {"POST", "/api/v1/auth/2fa/disable", WGM_PERM_SESSION, disable_2fa},
+        {"POST", "/api/v1/auth/change-password", WGM_PERM_PASSWORD, change_password},
+        {"GET", "/api/v1/users/me", WGM_PERM_SELF, get_me},
+    };
+    int r;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if ((r = wgm_router_add(d->router, d->core_ctx, routes[i].method, routes[i].path, routes[i].permission,
+                                routes[i].fn)) < 0)
+            return r;
+    return wgm_apikeys_register(d);
+}

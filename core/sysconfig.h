@@ -1,0 +1,32 @@
+/* core/sysconfig: the spec's system configuration (GET/PUT /system/config).
+ *
+ * One JSON document: defaults, overlaid by what is stored in the
+ * system_config table.  PUT validates every field it names (partial
+ * updates), persists, and applies live.  Other nodes sharing the database
+ * re-read it on a timer. */
+#ifndef WGM_CORE_SYSCONFIG_H
+#define WGM_CORE_SYSCONFIG_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "auth/password.h"
+
+struct wgm_daemon;
+
+/* A typed snapshot of the values the core acts on. */
+struct wgm_sysconfig {
+    unsigned session_timeout;     /* access token lifetime, seconds */
+    unsigned refresh_days, remember_me_days;
+    unsigned api_rate_limit;      /* requests per minute per user */
+    unsigned anonymous_rate_limit; /* per minute per IP without credentials */
+    bool enable_rate_limiting, enable_audit_logging, two_factor_enabled;
+    unsigned max_login_attempts, lockout_duration;
+    struct wgm_password_policy policy;
+};
+
+int wgm_sysconfig_start(struct wgm_daemon *d, char *err, size_t errlen);
+void wgm_sysconfig_stop(struct wgm_daemon *d);
+void wgm_sysconfig_get(struct wgm_daemon *d, struct wgm_sysconfig *out);
+int wgm_sysconfig_register(struct wgm_daemon *d);
+
+#endif
