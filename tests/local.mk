@@ -52,9 +52,9 @@ tests_fixtures_a_needs_good_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 # C unit tests of the core (TAP).
 CORE_TEST_LDADD = core/libwgmcore.la
 check_PROGRAMS += tests/unit/test_router tests/unit/test_conf tests/unit/test_runtime \
-	tests/unit/test_secret tests/unit/test_loader
+	tests/unit/test_secret tests/unit/test_loader tests/unit/test_auth
 TESTS += tests/unit/test_router tests/unit/test_conf tests/unit/test_runtime \
-	tests/unit/test_secret tests/unit/test_loader
+	tests/unit/test_secret tests/unit/test_loader tests/unit/test_auth
 tests_unit_test_router_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_runtime_LDADD = $(CORE_TEST_LDADD)
@@ -62,4 +62,6 @@ tests_unit_test_secret_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_loader_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_secret_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 tests_unit_test_loader_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS)
+tests_unit_test_auth_LDADD = $(CORE_TEST_LDADD)
+tests_unit_test_auth_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(JWT_CFLAGS)
 
