@@ -2,7 +2,22 @@
 #ifndef WGM_CORE_API_H
 #define WGM_CORE_API_H
 
+#include <stddef.h>
+#include <wgm/host.h>
+
 struct wgm_daemon;
+struct wgm_db;
+
+/* One row of a core route table. */
+struct wgm_api_route {
+    const char *method, *path, *permission;
+    wgm_handler_fn handler;
+};
+
+/* Register @n routes owned by the core.  0 or the first error. */
+int wgm_api_add_routes(struct wgm_daemon *d, const struct wgm_api_route *routes, size_t n);
+/* A pooled connection, or NULL after answering 503 SERVICE_UNAVAILABLE. */
+struct wgm_db *wgm_api_db(struct wgm_daemon *d, struct wgm_resp *resp);
 
 /* GET /api/v1/version, /api/v1/health, /api/v1/plugins. */
 int wgm_api_core_register(struct wgm_daemon *d);

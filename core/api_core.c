@@ -61,22 +61,32 @@ static int get_plugins(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     return wgm_resp_json(resp, 200, json_pack("{s:o}", "plugins", wgm_plugins_json(ctx->daemon->plugins)));
 }
 
+int wgm_api_add_routes(struct wgm_daemon *d, const struct wgm_api_route *routes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = wgm_router_add(d->router, d->core_ctx, routes[i].method, routes[i].path, routes[i].permission,
+                               routes[i].handler);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+struct wgm_db *wgm_api_db(struct wgm_daemon *d, struct wgm_resp *resp)
+{
+    struct wgm_db *db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms);
+    if (!db)
+        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    return db;
+}
+
 int wgm_api_core_register(struct wgm_daemon *d)
 {
-    static const struct {
-        const char *method, *path, *permission;
-        wgm_handler_fn fn;
-    } routes[] = {
+    static const struct wgm_api_route routes[] = {
         {"GET", "/api/v1/version", WGM_PERM_PUBLIC, get_version},
         /* Load balancers probe health without credentials. */
         {"GET", "/api/v1/health", WGM_PERM_PUBLIC, get_health},
         {"GET", "/api/v1/plugins", "system.view", get_plugins},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int r = wgm_router_add(d->router, d->core_ctx, routes[i].method, routes[i].path, routes[i].permission,
-                               routes[i].fn);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return wgm_api_add_routes(d, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -143,6 +143,9 @@ static int get_routes(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
 
 int wgm_api_system_register(struct wgm_daemon *d)
 {
-    int r = wgm_router_add(d->router, d->core_ctx, "GET", "/api/v1/system/info", "system.view", get_info);
-    return r < 0 ? r : wgm_router_add(d->router, d->core_ctx, "GET", "/api/v1/system/routes", "system.view", get_routes);
+    static const struct wgm_api_route routes[] = {
+        {"GET", "/api/v1/system/info", "system.view", get_info},
+        {"GET", "/api/v1/system/routes", "system.view", get_routes},
+    };
+    return wgm_api_add_routes(d, routes, sizeof(routes) / sizeof(routes[0]));
 }

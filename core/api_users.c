@@ -36,14 +36,6 @@ static bool valid_email(const char *s)
            at[1] != '.' && s[strlen(s) - 1] != '.';
 }
 
-static struct wgm_db *db_or_503(struct wgm_daemon *d, struct wgm_resp *resp)
-{
-    struct wgm_db *db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms);
-    if (!db)
-        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
-    return db;
-}
-
 static int parse_id(const struct wgm_req *req, struct wgm_resp *resp, int64_t *id)
 {
     char *end;
@@ -55,19 +47,6 @@ static int parse_id(const struct wgm_req *req, struct wgm_resp *resp, int64_t *i
     }
     *id = v;
     return 0;
-}
-
-static json_t *load_user(struct wgm_db *db, int64_t id)
-{
-    struct wgm_stmt *st = NULL;
-    json_t *u = NULL;
-    if (wgm_db_prepare(db, "SELECT " WGM_USER_COLUMNS " FROM users WHERE id = ?", &st) == 0) {
-        wgm_stmt_bind_int(st, 1, id);
-        if (wgm_stmt_step(st) == WGM_DB_ROW)
-            u = wgm_user_row_json(st);
-    }
-    wgm_stmt_free(st);
-    return u;
 }
 
 static int list_users(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -116,7 +95,7 @@ static int list_users(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
              " AND (? IS NULL OR role = ?) AND (? IS NULL OR status = ?)");
     if (search && !(like = wgm_like_pattern(search)))
         return -ENOMEM;
-    if (!(db = db_or_503(d, resp))) {
+    if (!(db = wgm_api_db(d, resp))) {
         free(like);
         return 0;
     }
@@ -233,9 +212,9 @@ static int create_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     wgm_v_end(&v);
     if ((r = wgm_password_hash(password, hash, sizeof(hash))) < 0)
         return r;
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
-    perms_s = json_dumps(perms ? perms : json_object_get(req->body, "__none__"), JSON_COMPACT | JSON_ENCODE_ANY);
+    perms_s = perms ? json_dumps(perms, JSON_COMPACT) : NULL;
     r = wgm_db_prepare(db,
                        "INSERT INTO users (username, email, full_name, password_hash, role, status, permissions,"
                        " password_changed_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -247,7 +226,7 @@ static int create_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         wgm_stmt_bind_text(st, 4, hash);
         wgm_stmt_bind_text(st, 5, role);
         wgm_stmt_bind_text(st, 6, status ? status : "active");
-        wgm_stmt_bind_text(st, 7, perms ? perms_s : "[]");
+        wgm_stmt_bind_text(st, 7, perms_s ? perms_s : "[]");
         wgm_stmt_bind_int(st, 8, now);
         wgm_stmt_bind_int(st, 9, now);
         wgm_stmt_bind_int(st, 10, now);
@@ -265,7 +244,7 @@ static int create_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         wgm_db_release(db);
         return r;
     }
-    json_t *u = load_user(db, id);
+    json_t *u = wgm_user_load(db, id);
     wgm_db_release(db);
     if (!u)
         return -EIO;
@@ -282,9 +261,9 @@ static int get_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_r
     json_t *u;
     if (parse_id(req, resp, &id) < 0)
         return 0;
-    if (!(db = db_or_503(ctx->daemon, resp)))
+    if (!(db = wgm_api_db(ctx->daemon, resp)))
         return 0;
-    u = load_user(db, id);
+    u = wgm_user_load(db, id);
     wgm_db_release(db);
     return u ? wgm_resp_json(resp, 200, u)
              : wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such user", json_pack("{s:I}", "id", (json_int_t)id));
@@ -341,11 +320,11 @@ static int update_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
     if ((r = wgm_db_begin(db)) < 0)
         goto out;
-    current = load_user(db, id);
+    current = wgm_user_load(db, id);
     if (!current) {
         r = wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such user", json_pack("{s:I}", "id", (json_int_t)id));
         goto out;
@@ -391,7 +370,7 @@ static int update_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         r = wgm_session_revoke_user(d, db, id);
     if (r < 0 || (r = wgm_db_commit(db)) < 0)
         goto out;
-    u = load_user(db, id);
+    u = wgm_user_load(db, id);
     r = u ? wgm_resp_json(resp, 200, u) : -EIO;
 out:
     wgm_db_rollback(db);
@@ -416,11 +395,11 @@ static int delete_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     if (id == me->user_id)
         return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "you cannot delete yourself",
                               json_pack("{s:s}", "id", "is your own account"));
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
     if ((r = wgm_db_begin(db)) < 0)
         goto out;
-    current = load_user(db, id);
+    current = wgm_user_load(db, id);
     if (!current) {
         r = wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such user", json_pack("{s:I}", "id", (json_int_t)id));
         goto out;
@@ -487,9 +466,9 @@ static int reset_password(struct wgm_ctx *ctx, const struct wgm_req *req, struct
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
-    current = load_user(db, id);
+    current = wgm_user_load(db, id);
     if (!current) {
         wgm_db_release(db);
         return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such user", json_pack("{s:I}", "id", (json_int_t)id));
@@ -511,10 +490,7 @@ static int reset_password(struct wgm_ctx *ctx, const struct wgm_req *req, struct
 
 int wgm_api_users_register(struct wgm_daemon *d)
 {
-    static const struct {
-        const char *method, *path, *permission;
-        wgm_handler_fn fn;
-    } routes[] = {
+    static const struct wgm_api_route routes[] = {
         {"GET", "/api/v1/users", "users.view", list_users},
         {"POST", "/api/v1/users", "users.edit", create_user},
         {"GET", "/api/v1/users/{id}", "users.view", get_user},
@@ -522,10 +498,5 @@ int wgm_api_users_register(struct wgm_daemon *d)
         {"DELETE", "/api/v1/users/{id}", "users.edit", delete_user},
         {"POST", "/api/v1/users/{id}/reset-password", "users.edit", reset_password},
     };
-    int r;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if ((r = wgm_router_add(d->router, d->core_ctx, routes[i].method, routes[i].path, routes[i].permission,
-                                routes[i].fn)) < 0)
-            return r;
-    return 0;
+    return wgm_api_add_routes(d, routes, sizeof(routes) / sizeof(routes[0]));
 }

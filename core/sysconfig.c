@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include "api.h"
 #include "cache/cache.h"
 #include "conf.h"
 #include "daemon.h"
@@ -406,6 +407,9 @@ static int put_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
 
 int wgm_sysconfig_register(struct wgm_daemon *d)
 {
-    int r = wgm_router_add(d->router, d->core_ctx, "GET", "/api/v1/system/config", "system.view", get_config);
-    return r < 0 ? r : wgm_router_add(d->router, d->core_ctx, "PUT", "/api/v1/system/config", "system.edit", put_config);
+    static const struct wgm_api_route routes[] = {
+        {"GET", "/api/v1/system/config", "system.view", get_config},
+        {"PUT", "/api/v1/system/config", "system.edit", put_config},
+    };
+    return wgm_api_add_routes(d, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -12,6 +12,7 @@
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/users.h"
+#include "api.h"
 #include "daemon.h"
 #include "plugin/loader.h"
 #include "db/db.h"
@@ -28,28 +29,6 @@
 #define PENDING_TTL 300  /* seconds to enter the second factor */
 #define PASSWORD_TTL 900 /* seconds to change an expired password */
 #define ISSUER "wgm"
-
-static struct wgm_db *db_or_503(struct wgm_daemon *d, struct wgm_resp *resp)
-{
-    struct wgm_db *db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms);
-    if (!db)
-        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
-    return db;
-}
-
-/* The spec's user object for @id, or NULL. */
-static json_t *user_json(struct wgm_db *db, int64_t id)
-{
-    struct wgm_stmt *st = NULL;
-    json_t *u = NULL;
-    if (wgm_db_prepare(db, "SELECT " WGM_USER_COLUMNS " FROM users WHERE id = ?", &st) == 0) {
-        wgm_stmt_bind_int(st, 1, id);
-        if (wgm_stmt_step(st) == WGM_DB_ROW)
-            u = wgm_user_row_json(st);
-    }
-    wgm_stmt_free(st);
-    return u;
-}
 
 /* Run @sql with integer binds (terminated by INT64_MIN). */
 static int exec_ints(struct wgm_db *db, const char *sql, ...)
@@ -113,7 +92,7 @@ static int complete_login(struct wgm_daemon *d, struct wgm_db *db, int64_t id, b
         json_decref(out);
         return r;
     }
-    json_object_set_new(out, "user", user_json(db, id));
+    json_object_set_new(out, "user", wgm_user_load(db, id));
     return wgm_resp_json(resp, 200, out);
 }
 
@@ -127,7 +106,7 @@ static int limited_login(struct wgm_daemon *d, struct wgm_db *db, int64_t id, en
     if (!tok)
         return -ENOMEM;
     out = json_pack("{s:b,s:s,s:s,s:i,s:o}", flag, 1, "access_token", tok, "token_type", "bearer", "expires_in",
-                    (int)ttl, "user", user_json(db, id));
+                    (int)ttl, "user", wgm_user_load(db, id));
     free(tok);
     return wgm_resp_json(resp, 200, out);
 }
@@ -156,7 +135,7 @@ static int login(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
     if ((r = wgm_db_prepare(db,
                             "SELECT id, password_hash, status, locked_until, two_factor_enabled, force_change,"
@@ -328,7 +307,7 @@ static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
     r = check_code(d, db, me->user_id, false, code);
     if (r < 0) {
@@ -348,7 +327,7 @@ static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     r = wgm_session_issue(d, db, me->user_id, false, out);
     if (r == 0) {
         json_object_set_new(out, "verified", json_true());
-        json_object_set_new(out, "user", user_json(db, me->user_id));
+        json_object_set_new(out, "user", wgm_user_load(db, me->user_id));
     }
     wgm_db_release(db);
     if (r < 0) {
@@ -377,7 +356,7 @@ static int enroll_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         (r = wgm_secret_seal(d->keyring, b32, strlen(b32), &sealed)) < 0)
         goto out;
     qr = wgm_qr_data_uri(uri);
-    if (!(db = db_or_503(d, resp))) {
+    if (!(db = wgm_api_db(d, resp))) {
         r = 0;
         goto out;
     }
@@ -416,7 +395,7 @@ static int confirm_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
     r = check_code(d, db, me->user_id, true, code);
     if (r == -ENOENT) {
@@ -443,7 +422,6 @@ static int disable_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     struct wgm_v v;
     const char *password, *code;
     struct wgm_db *db;
-    struct wgm_stmt *st = NULL;
     char hash[256] = "";
     int r;
 
@@ -454,14 +432,9 @@ static int disable_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
-    if (wgm_db_prepare(db, "SELECT password_hash FROM users WHERE id = ?", &st) == 0) {
-        wgm_stmt_bind_int(st, 1, me->user_id);
-        if (wgm_stmt_step(st) == WGM_DB_ROW)
-            snprintf(hash, sizeof(hash), "%s", wgm_stmt_column_text(st, 0));
-    }
-    wgm_stmt_free(st);
+    wgm_user_password_hash(db, me->user_id, hash, sizeof(hash));
     /* Both factors, so a stolen session alone cannot remove the second. */
     if (wgm_password_verify(hash[0] ? hash : NULL, password) != 0 || check_code(d, db, me->user_id, false, code) != 0) {
         wgm_db_release(db);
@@ -518,7 +491,6 @@ static int change_password(struct wgm_ctx *ctx, const struct wgm_req *req, struc
     const char *current, *next;
     char why[128], hash[256] = "";
     struct wgm_db *db;
-    struct wgm_stmt *st = NULL;
     int r;
 
     wgm_sysconfig_get(d, &cfg);
@@ -533,14 +505,9 @@ static int change_password(struct wgm_ctx *ctx, const struct wgm_req *req, struc
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = db_or_503(d, resp)))
+    if (!(db = wgm_api_db(d, resp)))
         return 0;
-    if (wgm_db_prepare(db, "SELECT password_hash FROM users WHERE id = ?", &st) == 0) {
-        wgm_stmt_bind_int(st, 1, me->user_id);
-        if (wgm_stmt_step(st) == WGM_DB_ROW)
-            snprintf(hash, sizeof(hash), "%s", wgm_stmt_column_text(st, 0));
-    }
-    wgm_stmt_free(st);
+    wgm_user_password_hash(db, me->user_id, hash, sizeof(hash));
     if (wgm_password_verify(hash[0] ? hash : NULL, current) != 0) {
         time_t until = count_failure(d, db, me->user_id);
         wgm_db_release(db);
@@ -558,11 +525,11 @@ static int change_password(struct wgm_ctx *ctx, const struct wgm_req *req, struc
 static int get_me(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
 {
     const struct wgm_principal *me = wgm_request_principal(req);
-    struct wgm_db *db = db_or_503(ctx->daemon, resp);
+    struct wgm_db *db = wgm_api_db(ctx->daemon, resp);
     json_t *u;
     if (!db)
         return 0;
-    u = user_json(db, me->user_id);
+    u = wgm_user_load(db, me->user_id);
     wgm_db_release(db);
     if (!u)
         return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "user not found", NULL);
@@ -575,10 +542,7 @@ static int get_me(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_res
 
 int wgm_auth_register(struct wgm_daemon *d)
 {
-    static const struct {
-        const char *method, *path, *permission;
-        wgm_handler_fn fn;
-    } routes[] = {
+    static const struct wgm_api_route routes[] = {
         {"POST", "/api/v1/auth/login", WGM_PERM_PUBLIC, login},
         {"POST", "/api/v1/auth/refresh", WGM_PERM_PUBLIC, refresh},
         {"POST", "/api/v1/auth/logout", WGM_PERM_SELF, logout},
@@ -589,10 +553,6 @@ int wgm_auth_register(struct wgm_daemon *d)
         {"POST", "/api/v1/auth/change-password", WGM_PERM_PASSWORD, change_password},
         {"GET", "/api/v1/users/me", WGM_PERM_SELF, get_me},
     };
-    int r;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if ((r = wgm_router_add(d->router, d->core_ctx, routes[i].method, routes[i].path, routes[i].permission,
-                                routes[i].fn)) < 0)
-            return r;
-    return wgm_apikeys_register(d);
+    int r = wgm_api_add_routes(d, routes, sizeof(routes) / sizeof(routes[0]));
+    return r < 0 ? r : wgm_apikeys_register(d);
 }

@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include "auth/auth.h"
 #include "auth/users.h"
+#include "api.h"
 #include "daemon.h"
 #include "plugin/loader.h"
 #include "db/db.h"
@@ -447,19 +448,14 @@ static int revoke_key(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
 
 int wgm_apikeys_register(struct wgm_daemon *d)
 {
-    static const struct {
-        const char *method, *path;
-        wgm_handler_fn fn;
-    } routes[] = {
-        {"POST", "/api/v1/auth/api-keys", create_key},
-        {"GET", "/api/v1/auth/api-keys", list_keys},
-        {"GET", "/api/v1/auth/api-keys/{id}", get_key},
-        {"DELETE", "/api/v1/auth/api-keys/{id}", revoke_key},
+    static const struct wgm_api_route routes[] = {
+        {"POST", "/api/v1/auth/api-keys", WGM_PERM_SESSION, create_key},
+        {"GET", "/api/v1/auth/api-keys", WGM_PERM_SESSION, list_keys},
+        {"GET", "/api/v1/auth/api-keys/{id}", WGM_PERM_SESSION, get_key},
+        {"DELETE", "/api/v1/auth/api-keys/{id}", WGM_PERM_SESSION, revoke_key},
     };
-    int r;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if ((r = wgm_router_add(d->router, d->core_ctx, routes[i].method, routes[i].path, WGM_PERM_SESSION,
-                                routes[i].fn)) < 0)
-            return r;
+    int r = wgm_api_add_routes(d, routes, sizeof(routes) / sizeof(routes[0]));
+    if (r < 0)
+        return r;
     return wgm_sched_timer_add(d->sched, d->core_ctx, 10000, flush_tick, NULL, NULL) < 0 ? -ENOMEM : 0;
 }

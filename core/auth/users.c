@@ -107,6 +107,31 @@ json_t *wgm_user_row_json(struct wgm_stmt *st)
     return u;
 }
 
+json_t *wgm_user_load(struct wgm_db *db, int64_t id)
+{
+    struct wgm_stmt *st = NULL;
+    json_t *u = NULL;
+    if (wgm_db_prepare(db, "SELECT " WGM_USER_COLUMNS " FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, id);
+        if (wgm_stmt_step(st) == WGM_DB_ROW)
+            u = wgm_user_row_json(st);
+    }
+    wgm_stmt_free(st);
+    return u;
+}
+
+void wgm_user_password_hash(struct wgm_db *db, int64_t id, char *out, size_t len)
+{
+    struct wgm_stmt *st = NULL;
+    out[0] = '\0';
+    if (wgm_db_prepare(db, "SELECT password_hash FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, id);
+        if (wgm_stmt_step(st) == WGM_DB_ROW)
+            snprintf(out, len, "%s", wgm_stmt_column_text(st, 0));
+    }
+    wgm_stmt_free(st);
+}
+
 int wgm_user_principal(struct wgm_db *db, int64_t id, int64_t issued_ms, struct wgm_principal *p)
 {
     struct wgm_stmt *st = NULL;

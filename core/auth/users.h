@@ -25,6 +25,10 @@ bool wgm_permission_valid(const char *perm);
 
 /* The spec's user object from a row selected with WGM_USER_COLUMNS. */
 json_t *wgm_user_row_json(struct wgm_stmt *st);
+/* The spec's user object for @id, or NULL when there is none. */
+json_t *wgm_user_load(struct wgm_db *db, int64_t id);
+/* The password hash of @id into @out, "" when there is none. */
+void wgm_user_password_hash(struct wgm_db *db, int64_t id, char *out, size_t len);
 
 /* Fill @p for user @id if the user exists, is active and tokens issued at
  * @issued_ms (unix ms) are still valid.  0, -ENOENT (gone), -EACCES

@@ -1,6 +1,6 @@
 # core/logs: the log store (sink of core/log + structured records, batched
 # writer), the audit trail, GET /logs, exports and retention.  Linked into
-# libwgmcore by the core's local.mk.
+# libwgmcore (core/local.mk).
 noinst_LTLIBRARIES += core/logs/libwgmlogs.la
 core_logs_libwgmlogs_la_SOURCES = \
 	core/logs/queue.c core/logs/queue.h \
@@ -13,11 +13,10 @@ core_logs_libwgmlogs_la_SOURCES = \
 core_logs_libwgmlogs_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(SODIUM_CFLAGS)
 
 # Queue, filters, CSV/TXT/JSON writers, export names, and the store itself
-# on a temporary SQLite database (drivers from WGM_TEST_DRIVER_DIR).
-# libwgmlogs first: its objects need libwgmcore's, not the other way round.
+# on a temporary SQLite database (drivers from WGM_TEST_DRIVER_DIR), and on
+# MariaDB too when WGM_TEST_MYSQL_URL is set.  libwgmcore carries libwgmlogs.
 check_PROGRAMS += tests/unit/test_logs
 TESTS += tests/unit/test_logs
 tests_unit_test_logs_SOURCES = tests/unit/test_logs.c tests/unit/tap.h
-tests_unit_test_logs_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
-tests_unit_test_logs_LDADD = core/logs/libwgmlogs.la core/libwgmcore.la $(SODIUM_LIBS) $(JANSSON_LIBS)
+tests_unit_test_logs_LDADD = core/libwgmcore.la
 EXTRA_tests_unit_test_logs_DEPENDENCIES = core/db/db_sqlite.la

@@ -260,14 +260,13 @@ static void set_out(struct wgm_ws_hub *hub, struct ws_client *c, bool on)
         c->want_out = on;
 }
 
-/* Hand the socket back: it is never close()d here, libmicrohttpd owns it. */
+/* The connection is over: out of epoll now, before libmicrohttpd may
+ * close (and reuse) the fd; the socket goes back to it in release(). */
 static void finish(struct wgm_ws_hub *hub, struct ws_client *c, const char *why)
 {
     if (c->state == ST_DONE)
         return;
-    /* Out of epoll before libmicrohttpd may close (and reuse) the fd. */
     epoll_ctl(hub->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
     c->state = ST_DONE;
     hub->nclients--;
     atomic_store(&hub->count, hub->nclients);
@@ -579,7 +578,8 @@ static void expire_pending(struct wgm_ws_hub *hub, uint64_t now)
     pthread_mutex_unlock(&registry_lock);
 }
 
-static void reap(struct wgm_ws_hub *hub)
+/* Unlink finished clients (hub lock held) onto @dead, for release(). */
+static void reap(struct wgm_ws_hub *hub, struct ws_client **dead)
 {
     for (struct ws_client *c = hub->clients, *next; c; c = next) {
         next = c->next;
@@ -591,6 +591,19 @@ static void reap(struct wgm_ws_hub *hub)
             hub->clients = c->next;
         if (c->next)
             c->next->prev = c->prev;
+        c->next = *dead;
+        *dead = c;
+    }
+}
+
+/* Hand the sockets back and free (hub lock not held: libmicrohttpd takes
+ * its own locks).  The socket is never close()d here: libmicrohttpd owns it. */
+static void release(struct ws_client *dead)
+{
+    while (dead) {
+        struct ws_client *c = dead;
+        dead = c->next;
+        MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
         client_free(c);
     }
 }
@@ -605,6 +618,7 @@ static void *hub_main(void *arg)
     for (;;) {
         int n = epoll_wait(hub->epfd, evs, 64, stop_started ? 50 : (int)TICK_MS);
         uint64_t now = wgm_now_ms();
+        struct ws_client *dead = NULL;
 
         pthread_mutex_lock(&hub->lock);
         adopt(hub, now);
@@ -648,15 +662,15 @@ static void *hub_main(void *arg)
                     finish(hub, c, strerror(-r));
             }
         }
-        if (stop_started && (!hub->clients || now >= stop_deadline)) {
+        bool done = stop_started && (!hub->clients || now >= stop_deadline);
+        if (done)
             for (struct ws_client *c = hub->clients; c; c = c->next)
                 finish(hub, c, "server shutting down");
-            reap(hub);
-            pthread_mutex_unlock(&hub->lock);
-            break;
-        }
-        reap(hub);
+        reap(hub, &dead);
         pthread_mutex_unlock(&hub->lock);
+        release(dead);
+        if (done)
+            break;
         if (do_tick)
             expire_pending(hub, now);
     }
