@@ -91,7 +91,7 @@ static int list_users(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     /* Each filter is a fixed fragment; absent ones are disabled with a NULL
      * bind, so one statement shape serves every combination. */
     snprintf(where, sizeof(where),
-             " WHERE (? IS NULL OR username LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')"
+             " WHERE (? IS NULL OR username LIKE ? ESCAPE '!' OR email LIKE ? ESCAPE '!')"
              " AND (? IS NULL OR role = ?) AND (? IS NULL OR status = ?)");
     if (search && !(like = wgm_like_pattern(search)))
         return -ENOMEM;

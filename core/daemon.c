@@ -248,15 +248,15 @@ int wgm_daemon_start(struct wgm_daemon *d, char *err, size_t errlen)
 
 void wgm_daemon_stop(struct wgm_daemon *d)
 {
+    /* WebSocket clients first (1001): MHD counts an upgraded socket as in
+     * flight until it closes, so the drain would otherwise wait them out. */
+    if (d->router)
+        wgm_ws_shutdown(d);
     if (d->http) {
         unsigned left = wgm_http_drain(d->http, (unsigned)wgm_conf_get_int(d->conf, "http", "drain_timeout", 10) * 1000u);
         if (left)
             wgm_log(WGM_LOG_WARN, "http", "%u request(s) still in flight after the drain timeout", left);
     }
-    /* WebSocket clients live on upgraded sockets MHD still owns: close them
-     * before the HTTP daemon goes. */
-    if (d->router)
-        wgm_ws_shutdown(d);
     d->http = wgm_http_free(d->http);
     if (d->plugins)
         wgm_plugins_stop(d->plugins);

@@ -224,8 +224,8 @@ char *wgm_like_pattern(const char *s)
         return NULL;
     *o++ = '%';
     for (; *s; s++) {
-        if (*s == '%' || *s == '_' || *s == '\\')
-            *o++ = '\\';
+        if (*s == '%' || *s == '_' || *s == WGM_LIKE_ESCAPE)
+            *o++ = WGM_LIKE_ESCAPE;
         *o++ = *s;
     }
     *o++ = '%';

@@ -49,7 +49,11 @@ bool wgm_v_query_int(struct wgm_v *v, const struct wgm_req *req, const char *nam
 const char *wgm_v_query_enum(struct wgm_v *v, const struct wgm_req *req, const char *name, const char *choices);
 /* The spec's pagination object. */
 json_t *wgm_pagination(const struct wgm_page *p, long long total);
-/* "%", "_" and "\" escaped for LIKE ... ESCAPE '\', wrapped in %...%.  New. */
+/* The LIKE escape character.  Not the backslash: that is also the string
+ * literal escape in MySQL, so ESCAPE '\' would mean different SQL on each
+ * dialect. */
+#define WGM_LIKE_ESCAPE '!'
+/* "%", "_" and "!" escaped for LIKE ... ESCAPE '!', wrapped in %...%.  New. */
 char *wgm_like_pattern(const char *s);
 
 #endif

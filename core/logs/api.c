@@ -95,7 +95,7 @@ static int get_logs(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_r
     struct wgm_daemon *d = ctx->daemon;
     struct wgm_logs_filter f = {0};
     struct wgm_db *db = NULL;
-    json_t *errors = json_object(), *logs = json_array();
+    json_t *errors = json_object(), *logs = json_array(), *data;
     long long page = 1, size = SIZE_DEFAULT;
     int64_t total = 0, pages;
     const char *s;
@@ -128,11 +128,11 @@ static int get_logs(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_r
     if ((rc = count_logs(db, where, &f, &total)) < 0 || (rc = list_page(db, where, &f, page, size, logs)) < 0)
         goto out;
     pages = (total + size - 1) / size;
-    rc = wgm_resp_json(resp, 200,
-                       json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:b,s:b}}", "logs", logs, "pagination", "page",
-                                 (json_int_t)page, "size", (json_int_t)size, "total", (json_int_t)total, "pages",
-                                 (json_int_t)pages, "has_next", page < pages, "has_prev", page > 1));
-    logs = NULL;
+    data = json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:b,s:b}}", "logs", logs, "pagination", "page", (json_int_t)page,
+                     "size", (json_int_t)size, "total", (json_int_t)total, "pages", (json_int_t)pages, "has_next",
+                     page < pages, "has_prev", page > 1);
+    logs = NULL; /* stolen by json_pack, also when it fails */
+    rc = data ? wgm_resp_json(resp, 200, data) : -ENOMEM;
 out:
     wgm_db_release(db);
     wgm_logs_filter_clear(&f);
@@ -218,7 +218,7 @@ static int get_export(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     struct wgm_daemon *d = ctx->daemon;
     struct wgm_logs_filter flt = {0};
     struct wgm_db *db = NULL;
-    json_t *errors = json_object();
+    json_t *errors = json_object(), *data;
     const char *fmt = NULL;
     char where[256], dir[4096], path[4200], name[WGM_LOGS_EXPORT_NAME_MAX], url[128], expires[32], reason[96];
     int64_t total = 0;
@@ -283,9 +283,13 @@ static int get_export(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     }
     snprintf(url, sizeof(url), "/api/v1/logs/export/download/%s", name);
     wgm_time_rfc3339(st.st_mtime + WGM_LOGS_EXPORT_TTL_S, expires, sizeof(expires));
-    rc = wgm_resp_json(resp, 200,
-                       json_pack("{s:s,s:I,s:s,s:s,s:I}", "download_url", url, "file_size", (json_int_t)st.st_size,
-                                 "expires_at", expires, "format", fmt, "records", (json_int_t)rows));
+    data = json_pack("{s:s,s:I,s:s,s:s,s:I}", "download_url", url, "file_size", (json_int_t)st.st_size, "expires_at",
+                     expires, "format", fmt, "records", (json_int_t)rows);
+    if (!data) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = wgm_resp_json(resp, 200, data);
     path[0] = '\0'; /* keep the file */
 out:
     if (f)

@@ -448,11 +448,13 @@ def test_expired_export_is_gone(env):
 def test_queued_records_survive_a_clean_stop(env):
     d, tok, uid = env
     m = marker()
-    d.call("POST", "/last-words-" + m, token=tok)
-    d.stop()  # SIGTERM: the writer flushes before the pool closes
+    assert d.call("POST", "/last-words-" + m, token=tok).status_code == 404
+    rc = d.stop()  # SIGTERM: the writer flushes before the pool closes
+    assert rc == 0, d.log_text()
+    first_run = d.log_text()
     d.start()
     tok = d.login()
-    assert get_logs(d, tok, module="audit", search=m)["pagination"]["total"] == 1
+    assert get_logs(d, tok, module="audit", search=m)["pagination"]["total"] == 1, first_run
 
 
 def test_store_level_filters_lines_not_audit(daemons):
