@@ -9,6 +9,7 @@
 #include <time.h>
 #include "db/db.h"
 #include "logs/query.h"
+#include "validate.h"
 #include "util.h"
 
 static const char *const levels[] = {"DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"};
@@ -106,24 +107,6 @@ int wgm_logs_time_parse(const char *s, int64_t *ms, bool *frac)
     return 0;
 }
 
-char *wgm_logs_like_contains(const char *needle)
-{
-    size_t n = strlen(needle), o = 0;
-    char *out = malloc(2 * n + 3);
-
-    if (!out)
-        return NULL;
-    out[o++] = '%';
-    for (size_t i = 0; i < n; i++) {
-        if (needle[i] == '%' || needle[i] == '_' || needle[i] == WGM_LOGS_LIKE_ESCAPE)
-            out[o++] = WGM_LOGS_LIKE_ESCAPE;
-        out[o++] = needle[i];
-    }
-    out[o++] = '%';
-    out[o] = '\0';
-    return out;
-}
-
 static int add_error(json_t *errors, const char *field, const char *reason)
 {
     return json_object_set_new(errors, field, json_string(reason)) < 0 ? -ENOMEM : -EINVAL;
@@ -168,7 +151,7 @@ int wgm_logs_filter_parse(struct wgm_logs_filter *f, const char *level, const ch
     if (search && *search) {
         if (strlen(search) > WGM_LOGS_SEARCH_MAX)
             r = worst(r, add_error(errors, "search", "must be at most 256 bytes"));
-        else if (!(f->like = wgm_logs_like_contains(search)))
+        else if (!(f->like = wgm_like_pattern(search)))
             r = -ENOMEM;
     }
     if (module) {
@@ -211,7 +194,7 @@ int wgm_logs_filter_where(const struct wgm_logs_filter *f, char *buf, size_t len
     size_t n = 0, used = 0;
     int r;
 
-    _Static_assert(WGM_LOGS_LIKE_ESCAPE == '!', "frag_search names the escape character");
+    _Static_assert(WGM_LIKE_ESCAPE == '!', "frag_search names the escape character");
     if (f->has_start)
         parts[n++] = frag_start;
     if (f->has_end)

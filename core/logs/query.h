@@ -12,12 +12,6 @@
 #include <jansson.h>
 #include <wgm/db.h>
 
-/* The escape character of LIKE patterns.  Not the backslash: in MariaDB
- * the backslash is also the string-literal escape, so "ESCAPE '\'" is
- * different SQL on each dialect (and breaks under NO_BACKSLASH_ESCAPES);
- * '!' means the same everywhere. */
-#define WGM_LOGS_LIKE_ESCAPE '!'
-
 /* Longest accepted module filter and search text, in bytes. */
 #define WGM_LOGS_MODULE_MAX 64
 #define WGM_LOGS_SEARCH_MAX 256
@@ -31,10 +25,6 @@ const char *wgm_logs_level_canon(const char *s);
  * NULL) tells whether a fraction was written.  0 or -EINVAL. */
 int wgm_logs_time_parse(const char *s, int64_t *ms, bool *frac);
 
-/* A LIKE pattern matching any text that contains @needle literally: '%',
- * '_' and the escape character are escaped with WGM_LOGS_LIKE_ESCAPE.
- * New (free()), or NULL when out of memory. */
-char *wgm_logs_like_contains(const char *needle);
 
 struct wgm_logs_filter {
     bool has_start, has_end, has_user;

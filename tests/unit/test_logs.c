@@ -27,6 +27,7 @@
 #include "logs/queue.h"
 #include "logs/retention.h"
 #include "logs/store.h"
+#include "validate.h"
 #include "tap.h"
 
 /* --- queue -------------------------------------------------------------- */
@@ -167,13 +168,13 @@ static void test_like(void)
 {
     char *p;
 
-    is_str(p = wgm_logs_like_contains("plain"), "%plain%", "like: plain text wrapped");
+    is_str(p = wgm_like_pattern("plain"), "%plain%", "like: plain text wrapped");
     free(p);
-    is_str(p = wgm_logs_like_contains("50%_off!"), "%50!%!_off!!%", "like: % _ and ! escaped");
+    is_str(p = wgm_like_pattern("50%_off!"), "%50!%!_off!!%", "like: % _ and ! escaped");
     free(p);
-    is_str(p = wgm_logs_like_contains("a\\b'c\""), "%a\\b'c\"%", "like: backslash and quotes are plain");
+    is_str(p = wgm_like_pattern("a\\b'c\""), "%a\\b'c\"%", "like: backslash and quotes are plain");
     free(p);
-    is_str(p = wgm_logs_like_contains(""), "%%", "like: empty");
+    is_str(p = wgm_like_pattern(""), "%%", "like: empty");
     free(p);
 }
 
