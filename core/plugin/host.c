@@ -17,6 +17,7 @@
 #include "plugin/host_table.h"
 #include "plugin/loader.h"
 #include "scheduler.h"
+#include "otp/qr.h"
 #include "secret.h"
 
 static void host_log(struct wgm_ctx *ctx, enum wgm_log_level level, const char *fmt, ...)
@@ -150,6 +151,11 @@ static void host_free(void *p)
     free(p);
 }
 
+static int host_req_can(const struct wgm_req *req, const char *permission)
+{
+    return wgm_principal_can(wgm_request_principal(req), permission);
+}
+
 static const struct wgm_host host_table = {
     .struct_size = sizeof(struct wgm_host),
     .abi_major = WGM_ABI_MAJOR,
@@ -204,6 +210,8 @@ static const struct wgm_host host_table = {
     .secret_open = host_secret_open,
     .free = host_free,
     .free_secret = wgm_secret_free,
+    .req_can = host_req_can,
+    .qr_png = wgm_qr_png,
 };
 
 const struct wgm_host *wgm_host_table(void)

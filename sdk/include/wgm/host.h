@@ -210,6 +210,15 @@ struct wgm_host {
     /** Wipe and free a secret from secret_open.  Accepts NULL. */
     void (*free_secret)(void *p, size_t len);
 
+    /* --- callers and helpers ------------------------------------------ */
+
+    /** True when the caller of @p req holds @p permission (e.g. a plugin
+     *  deciding whether to show secrets).  False for anonymous callers. */
+    int (*req_can)(const struct wgm_req *req, const char *permission);
+    /** Render @p text as a QR code PNG (scale pixels per module, 1..32).
+     *  @p png is new (host->free).  0, -EMSGSIZE (text too long) or errno. */
+    int (*qr_png)(const char *text, unsigned scale, unsigned char **png, size_t *len);
+
     /* ABI 1.x additions are appended here. */
 };
 
