@@ -14,7 +14,7 @@ core_libwgmcore_la_SOURCES = \
 	core/plugin/host.c core/plugin/host_table.h \
 	core/daemon.c core/daemon.h \
 	core/api_core.c core/api.h \
-	core/validate.c core/validate.h \
+	core/validate.h \
 	core/sysconfig.c core/sysconfig.h \
 	core/api_users.c core/api_system.c \
 	core/auth/principal.c core/auth/principal.h \
