@@ -21,6 +21,14 @@ tests_fuzz_fuzz_otp_LDFLAGS = $(FUZZER_LINK)
 noinst_PROGRAMS += tests/fuzz/fuzz_ws_frame
 tests_fuzz_fuzz_ws_frame_LDADD = core/ws/libwgmws.la
 tests_fuzz_fuzz_ws_frame_LDFLAGS = $(FUZZER_LINK)
+
+noinst_PROGRAMS += tests/fuzz/fuzz_wg_uapi
+tests_fuzz_fuzz_wg_uapi_LDADD = plugins/wireguard/libwguser.la plugins/wireguard/libwgdevice.la $(SODIUM_LIBS)
+tests_fuzz_fuzz_wg_uapi_LDFLAGS = $(FUZZER_LINK)
+
+noinst_PROGRAMS += tests/fuzz/fuzz_wg_netlink
+tests_fuzz_fuzz_wg_netlink_LDADD = plugins/wireguard/libwgkernel.la plugins/wireguard/libwgdevice.la $(MNL_LIBS)
+tests_fuzz_fuzz_wg_netlink_LDFLAGS = $(FUZZER_LINK)
 endif
 
 # Shipped whether or not this build fuzzes.

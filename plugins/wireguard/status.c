@@ -1,0 +1,39 @@
+/* plugins/wireguard/status: the wireguard_status event the WebSocket pushes,
+ * with counters read from the links. */
+#include <string.h>
+#include "rtnl.h"
+#include "store.h"
+
+void wg_status_publish(void);
+void wg_status_publish(void)
+{
+    const struct wgm_host *h = wg.host;
+    struct wgm_db *db = h->db_acquire(wg.ctx);
+    struct wgm_stmt *st = NULL;
+    json_t *servers = json_array();
+
+    if (!db) {
+        json_decref(servers);
+        return;
+    }
+    if (h->db_prepare(db,
+                      "SELECT " WG_SERVER_COLUMNS ", (SELECT COUNT(*) FROM wg_clients c WHERE c.server_id = wg_servers.id)"
+                      " FROM wg_servers ORDER BY id",
+                      &st) == 0) {
+        while (h->stmt_step(st) == WGM_DB_ROW) {
+            struct wg_server_row row;
+            struct wg_link_stats ls = {0};
+            bool up;
+            wg_store_server_read(st, &row);
+            up = row.running && wg_rtnl_link_stats(row.interface, &ls) == 0;
+            json_array_append_new(servers, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)row.id, "name",
+                                                     row.name, "status", up ? "running" : row.running ? "error" : "stopped",
+                                                     "clients_count", (json_int_t)h->stmt_column_int(st, 19),
+                                                     "bytes_received", (json_int_t)ls.rx_bytes, "bytes_sent",
+                                                     (json_int_t)ls.tx_bytes));
+        }
+    }
+    h->stmt_free(st);
+    h->db_release(db);
+    h->publish(wg.ctx, "wireguard_status", json_pack("{s:o}", "servers", servers));
+}
