@@ -23,6 +23,9 @@ struct wg_device *wg_device_free(struct wg_device *d)
         return NULL;
     for (size_t i = 0; i < d->n_peers; i++)
         free(d->peers[i].allowedips);
+    /* Peers hold preshared keys. */
+    if (d->peers)
+        explicit_bzero(d->peers, d->cap_peers * sizeof(*d->peers));
     free(d->peers);
     /* Devices carry private keys: wipe before returning the memory. */
     explicit_bzero(d, sizeof(*d));
@@ -34,10 +37,16 @@ struct wg_peer *wg_device_add_peer(struct wg_device *d, const uint8_t public_key
 {
     struct wg_peer *p;
     if (d->n_peers == d->cap_peers) {
+        /* Not realloc: the old block would be freed with preshared keys in it. */
         size_t cap = d->cap_peers ? d->cap_peers * 2 : 16;
-        struct wg_peer *grown = realloc(d->peers, cap * sizeof(*grown));
+        struct wg_peer *grown = malloc(cap * sizeof(*grown));
         if (!grown)
             return NULL;
+        if (d->peers) {
+            memcpy(grown, d->peers, d->n_peers * sizeof(*grown));
+            explicit_bzero(d->peers, d->cap_peers * sizeof(*d->peers));
+            free(d->peers);
+        }
         d->peers = grown;
         d->cap_peers = cap;
     }
