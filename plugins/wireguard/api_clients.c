@@ -355,7 +355,7 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     if (r < 0 || (r = h->db_commit(db)) < 0)
         goto out;
     apply(server_id);
-    out = client_json(db, id, true, NULL);
+    out = client_json(db, id, h->req_can(req, "wireguard.secrets"), NULL);
     if (out) {
         char *config = NULL;
         if (wg_client_config(id, &config) == 0) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "counters.h"
 #include "store.h"
 
 struct wg_plugin wg = {.apply_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -77,6 +78,8 @@ static int wireguard_start(struct wgm_ctx *ctx)
 static void wireguard_fini(struct wgm_ctx *ctx)
 {
     (void)ctx;
+    wg_counters_flush();
+    wg_counters_free();
     if (wg.backend)
         wg.backend->ops->free(wg.backend);
     wg.backend = NULL;

@@ -1,6 +1,7 @@
 /* plugins/wireguard/status: the wireguard_status event the WebSocket pushes,
  * with counters read from the links. */
 #include <string.h>
+#include "counters.h"
 #include "rtnl.h"
 #include "store.h"
 
@@ -26,6 +27,12 @@ void wg_status_publish(void)
             bool up;
             wg_store_server_read(st, &row);
             up = row.running && wg_rtnl_link_stats(row.interface, &ls) == 0;
+            if (up) {
+                struct wg_device *dev = NULL;
+                if (wg.backend->ops->get(wg.backend, row.interface, &dev) == 0)
+                    wg_counters_update(row.id, dev);
+                wg_device_free(dev);
+            }
             json_array_append_new(servers, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)row.id, "name",
                                                      row.name, "status", up ? "running" : row.running ? "error" : "stopped",
                                                      "clients_count", (json_int_t)h->stmt_column_int(st, 19),
@@ -36,4 +43,8 @@ void wg_status_publish(void)
     h->stmt_free(st);
     h->db_release(db);
     h->publish(wg.ctx, "wireguard_status", json_pack("{s:o}", "servers", servers));
+    /* Last-seen counters reach the database every few ticks, in one batch. */
+    static unsigned ticks;
+    if (++ticks % 6 == 0)
+        wg_counters_flush();
 }

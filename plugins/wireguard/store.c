@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "counters.h"
 #include "keys.h"
 #include "store.h"
 
@@ -160,6 +161,26 @@ json_t *wg_store_client_json(struct wgm_stmt *st, bool secrets)
                           !enabled ? "disabled" : expired ? "expired" : "active", "enabled", enabled,
                           "has_preshared_key", wg.host->stmt_column_type(st, 6) != WGM_DB_NULL, "expires_at",
                           time_col(st, 14), "created_at", time_col(st, 15), "updated_at", time_col(st, 16));
+    if (c) {
+        /* Totals from the device (via the status tick), never stored guesses. */
+        struct wg_totals t;
+        wg_counters_get(wg.host->stmt_column_int(st, 0), &t);
+        if (!t.live && !t.rx && !t.tx) {
+            t.rx = (uint64_t)wg.host->stmt_column_int(st, 17);
+            t.tx = (uint64_t)wg.host->stmt_column_int(st, 18);
+        }
+        json_object_set_new(c, "bytes_received", json_integer((json_int_t)t.rx));
+        json_object_set_new(c, "bytes_sent", json_integer((json_int_t)t.tx));
+        if (t.last_handshake) {
+            char buf[32];
+            struct tm tm;
+            gmtime_r(&t.last_handshake, &tm);
+            strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            json_object_set_new(c, "last_handshake", json_string(buf));
+        } else {
+            json_object_set_new(c, "last_handshake", json_null());
+        }
+    }
     if (c && secrets) {
         json_object_set_new(c, "private_key", opened_key(st, 5));
         json_object_set_new(c, "preshared_key", opened_key(st, 6));

@@ -83,6 +83,20 @@ def test_tunnel_end_to_end(topology, wgmd_in, tmp_path):
     assert peer["endpoint"].startswith("198.18.0.2:")
     assert status["interface_stats"]["rx_packets"] > 0
 
+    # totals come from the device and survive a counter reset: restarting the
+    # server restarts wireguard-go, whose counters start again from zero
+    def totals():
+        c = d.call("GET", "/wireguard/clients/%d" % client["id"]).json()["data"]
+        return c["bytes_received"], c["bytes_sent"], c["last_handshake"]
+    before = wait_for(lambda: (lambda t: t if t[0] > 0 and t[2] else None)(totals()))
+    assert before, totals()
+    assert d.call("POST", "/wireguard/servers/%d/stop" % server["id"]).json()["data"]["status"] == "stopped"
+    assert sh("ip", "link", "show", iface, ns=srv, check=False).returncode != 0
+    assert d.call("POST", "/wireguard/servers/%d/start" % server["id"]).json()["data"]["status"] == "running"
+    assert wait_for(lambda: ping(cli, "10.77.0.1"))
+    after = wait_for(lambda: (lambda t: t if t[0] > before[0] else None)(totals()))
+    assert after and after[0] > before[0], (before, totals())
+
     # disabling removes the peer from the device: traffic stops
     assert d.call("POST", "/wireguard/clients/%d/disable" % client["id"]).json()["data"]["status"] == "disabled"
     assert client["public_key"] not in sh("wg", "show", iface, "peers", ns=srv).stdout
