@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sodium.h>
+#include <wgm/input.h>
 #include "util.h"
 
 char *wgm_time_rfc3339(time_t t, char *buf, size_t len)
@@ -74,19 +75,7 @@ void wgm_request_id_new(char *buf, size_t len)
 
 int wgm_parse_ll(const char *s, long long min, long long max, long long *out)
 {
-    char *end;
-    long long v;
-
-    if (!s || !*s || isspace((unsigned char)*s))
-        return -EINVAL;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (*end)
-        return -EINVAL;
-    if (errno == ERANGE || v < min || v > max)
-        return -ERANGE;
-    *out = v;
-    return 0;
+    return wgm_in_parse_ll(s, min, max, out);
 }
 
 int wgm_parse_bool(const char *s, bool *out)

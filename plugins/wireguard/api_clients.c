@@ -10,21 +10,10 @@
 #include <time.h>
 #include <sodium.h>
 #include <wgm/input.h>
+#include "api_common.h"
 #include "keys.h"
 #include "store.h"
 #include "wgquick.h"
-
-static bool valid_ip(const char *s)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-static bool valid_cidr(const char *s)
-{
-    struct wg_allowedip a;
-    return strchr(s, '/') && wg_allowedip_parse(s, &a) == 0;
-}
 
 static bool valid_name(const char *s)
 {
@@ -32,18 +21,6 @@ static bool valid_name(const char *s)
         if (!(isalnum((unsigned char)*s) || strchr("_.-@ ", *s)))
             return false;
     return true;
-}
-
-static int parse_id(const struct wgm_req *req, struct wgm_resp *resp, int64_t *id)
-{
-    const char *s = wgm_req_param(req, "id");
-    long long v;
-    if (wgm_in_parse_ll(s, 1, INT64_MAX, &v) < 0) {
-        wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such client", json_pack("{s:s}", "id", s));
-        return -1;
-    }
-    *id = v;
-    return 0;
 }
 
 static int not_found(struct wgm_resp *resp, int64_t id)
@@ -237,8 +214,8 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     server_id = wgm_v_int(&v, "server_id", true, 1, INT64_MAX, 0);
     ip4_in = wgm_v_str(&v, "ipv4_address", false, 1, 18);
     ip6_in = wgm_v_str(&v, "ipv6_address", false, 1, 50);
-    allowed = wgm_v_str_array(&v, "allowed_ips", 64, valid_cidr);
-    dns = wgm_v_str_array(&v, "dns_servers", 8, valid_ip);
+    allowed = wgm_v_str_array(&v, "allowed_ips", 64, wg_valid_cidr);
+    dns = wgm_v_str_array(&v, "dns_servers", 8, wg_valid_ip);
     keepalive = wgm_v_int(&v, "persistent_keepalive", false, 0, 65535, -1);
     auto_assign = wgm_v_bool(&v, "auto_assign_ip", !ip4_in && !ip6_in);
     desc = wgm_v_str(&v, "description", false, 0, 500);
@@ -399,10 +376,10 @@ static int get_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     json_t *out;
     int64_t id;
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0)
+    if (wg_parse_id(req, resp, "client", &id) < 0)
         return 0;
-    if (!(db = wg.host->db_acquire(wg.ctx)))
-        return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    if (!(db = wg_db_or_503(resp)))
+        return 0;
     out = client_json(db, id, wg.host->req_can(req, "wireguard.secrets"), NULL);
     wg.host->db_release(db);
     return out ? wgm_resp_json(resp, 200, out) : not_found(resp, id);
@@ -464,7 +441,7 @@ static int update_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     int r;
 
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0)
+    if (wg_parse_id(req, resp, "client", &id) < 0)
         return 0;
     wgm_v_begin(&v, req->body, true);
     wgm_v_only(&v, known);
@@ -472,15 +449,15 @@ static int update_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     if (name && !valid_name(name))
         wgm_v_fail(&v, "name", "may contain letters, digits, space, '_', '.', '-' and '@' only");
     desc = wgm_v_str(&v, "description", false, 0, 500);
-    allowed = wgm_v_str_array(&v, "allowed_ips", 64, valid_cidr);
-    dns = wgm_v_str_array(&v, "dns_servers", 8, valid_ip);
+    allowed = wgm_v_str_array(&v, "allowed_ips", 64, wg_valid_cidr);
+    dns = wgm_v_str_array(&v, "dns_servers", 8, wg_valid_ip);
     keepalive = wgm_v_int(&v, "persistent_keepalive", false, 0, 65535, -1);
     enabled = wgm_v_bool(&v, "enabled", true);
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = h->db_acquire(wg.ctx)))
-        return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    if (!(db = wg_db_or_503(resp)))
+        return 0;
     allowed_s = allowed ? json_dumps(allowed, JSON_COMPACT) : NULL;
     dns_s = dns ? json_dumps(dns, JSON_COMPACT) : NULL;
     r = client_server(db, id, &server_id);
@@ -517,10 +494,10 @@ static int set_enabled(const struct wgm_req *req, struct wgm_resp *resp, bool on
     struct wgm_db *db;
     int64_t id, server_id = 0;
     int r;
-    if (parse_id(req, resp, &id) < 0)
+    if (wg_parse_id(req, resp, "client", &id) < 0)
         return 0;
-    if (!(db = wg.host->db_acquire(wg.ctx)))
-        return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    if (!(db = wg_db_or_503(resp)))
+        return 0;
     if ((r = client_server(db, id, &server_id)) == 0) {
         struct wgm_stmt *st = NULL;
         if ((r = wg.host->db_prepare(db, "UPDATE wg_clients SET enabled = ?, updated_at = ? WHERE id = ?", &st)) == 0) {
@@ -556,7 +533,7 @@ static int rotate_keys(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     int r;
 
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0)
+    if (wg_parse_id(req, resp, "client", &id) < 0)
         return 0;
     if (wg_key_generate(priv, pub) < 0 || !(sealed = wg_store_seal_key(priv)))
         return -EIO;
@@ -595,10 +572,10 @@ static int delete_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     int r;
 
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0)
+    if (wg_parse_id(req, resp, "client", &id) < 0)
         return 0;
-    if (!(db = h->db_acquire(wg.ctx)))
-        return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    if (!(db = wg_db_or_503(resp)))
+        return 0;
     if ((r = h->db_begin(db)) < 0)
         goto out;
     if ((r = h->db_prepare(db, "SELECT server_id, ip4_off, ip6_off FROM wg_clients WHERE id = ?", &st)) < 0)
@@ -651,7 +628,7 @@ static int client_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     int r;
 
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0)
+    if (wg_parse_id(req, resp, "client", &id) < 0)
         return 0;
     if (format && strcmp(format, "conf") && strcmp(format, "png"))
         return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "validation failed",
@@ -714,10 +691,7 @@ void wg_clients_expire(void)
 
 int wg_clients_register(void)
 {
-    static const struct {
-        const char *method, *path, *permission;
-        wgm_handler_fn fn;
-    } routes[] = {
+    static const struct wg_route routes[] = {
         {"GET", "/wireguard/clients", "wireguard.view", list_clients},
         {"POST", "/wireguard/clients", "wireguard.edit", create_client},
         {"GET", "/wireguard/clients/{id}", "wireguard.view", get_client},
@@ -728,10 +702,5 @@ int wg_clients_register(void)
         {"POST", "/wireguard/clients/{id}/disable", "wireguard.edit", disable_client},
         {"POST", "/wireguard/clients/{id}/rotate-keys", "wireguard.edit", rotate_keys},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int r = wg.host->route_add(wg.ctx, routes[i].method, routes[i].path, routes[i].permission, routes[i].fn);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return wg_register_routes(routes, sizeof(routes) / sizeof(routes[0]));
 }

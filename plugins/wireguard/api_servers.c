@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <wgm/input.h>
+#include "api_common.h"
 #include "keys.h"
 #include "rtnl.h"
 #include "store.h"
@@ -32,41 +33,9 @@ static bool valid_name(const char *s)
     return true;
 }
 
-static bool valid_ip(const char *s)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-static bool valid_cidr(const char *s)
-{
-    struct wg_allowedip a;
-    return strchr(s, '/') && wg_allowedip_parse(s, &a) == 0;
-}
-
 static bool valid_endpoint(const char *s)
 {
     return *s && strlen(s) <= 255 && !strpbrk(s, " \t\r\n/\\\"'");
-}
-
-static struct wgm_db *db_or_503(struct wgm_resp *resp)
-{
-    struct wgm_db *db = wg.host->db_acquire(wg.ctx);
-    if (!db)
-        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
-    return db;
-}
-
-static int parse_id(const struct wgm_req *req, struct wgm_resp *resp, int64_t *id)
-{
-    const char *s = wgm_req_param(req, "id");
-    long long v;
-    if (wgm_in_parse_ll(s, 1, INT64_MAX, &v) < 0) {
-        wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such server", json_pack("{s:s}", "id", s));
-        return -1;
-    }
-    *id = v;
-    return 0;
 }
 
 /* Runtime status: desired state checked against the device. */
@@ -152,7 +121,7 @@ static int list_servers(struct wgm_ctx *ctx, const struct wgm_req *req, struct w
             order_sql = order && !strcmp(order, "desc") ? sorts[i].desc : sorts[i].asc;
     if (search && !(like = wgm_like_pattern(search)))
         return -ENOMEM;
-    if (!(db = db_or_503(resp))) {
+    if (!(db = wg_db_or_503(resp))) {
         free(like);
         return 0;
     }
@@ -263,10 +232,10 @@ static void read_server_input(struct wgm_v *v, bool create, struct server_input 
     if (create && !in->ipv4 && !in->ipv6 && !json_object_get(v->details, "ipv4_address") &&
         !json_object_get(v->details, "ipv6_address"))
         wgm_v_fail(v, "ipv4_address", "an IPv4 or IPv6 address is required");
-    in->dns = wgm_v_str_array(v, "dns_servers", 8, valid_ip);
+    in->dns = wgm_v_str_array(v, "dns_servers", 8, wg_valid_ip);
     in->mtu = wgm_v_int(v, "mtu", false, 1280, 9000, 1420);
     in->keepalive = wgm_v_int(v, "persistent_keepalive", false, 0, 65535, 25);
-    in->allowed = wgm_v_str_array(v, "allowed_ips", 64, valid_cidr);
+    in->allowed = wgm_v_str_array(v, "allowed_ips", 64, wg_valid_cidr);
     in->endpoint = wgm_v_str(v, "endpoint", false, 1, 255);
     if (in->endpoint && !valid_endpoint(in->endpoint))
         wgm_v_fail(v, "endpoint", "must be host, host:port or [IPv6]:port");
@@ -319,7 +288,7 @@ static int create_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     allowed_s = json_dumps(in.allowed ? in.allowed : def_allowed, JSON_COMPACT);
     json_decref(def_allowed);
     json_decref(empty);
-    if (!(db = db_or_503(resp))) {
+    if (!(db = wg_db_or_503(resp))) {
         r = 0;
         goto out;
     }
@@ -378,7 +347,7 @@ static int get_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     struct wgm_db *db;
     json_t *out;
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0 || !(db = db_or_503(resp)))
+    if (wg_parse_id(req, resp, "server", &id) < 0 || !(db = wg_db_or_503(resp)))
         return 0;
     out = server_json(db, id, req);
     wg.host->db_release(db);
@@ -402,7 +371,7 @@ static int update_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     int r;
 
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0)
+    if (wg_parse_id(req, resp, "server", &id) < 0)
         return 0;
     wgm_v_begin(&v, req->body, true);
     wgm_v_only(&v, known);
@@ -410,7 +379,7 @@ static int update_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    if (!(db = db_or_503(resp)))
+    if (!(db = wg_db_or_503(resp)))
         return 0;
     if ((r = wg_store_server(db, id, &row)) == -ENOENT) {
         h->db_release(db);
@@ -502,12 +471,12 @@ static int delete_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     int r;
 
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0)
+    if (wg_parse_id(req, resp, "server", &id) < 0)
         return 0;
     if (force && strcmp(force, "true") && strcmp(force, "false"))
         return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "validation failed",
                               json_pack("{s:s}", "force", "must be true or false"));
-    if (!(db = db_or_503(resp)))
+    if (!(db = wg_db_or_503(resp)))
         return 0;
     if ((r = h->db_begin(db)) < 0 || (r = wg_store_server(db, id, &row)) < 0) {
         h->db_rollback(db);
@@ -563,7 +532,7 @@ static int set_desired(const struct wgm_req *req, struct wgm_resp *resp, bool ru
     int64_t id;
     int r;
 
-    if (parse_id(req, resp, &id) < 0 || !(db = db_or_503(resp)))
+    if (wg_parse_id(req, resp, "server", &id) < 0 || !(db = wg_db_or_503(resp)))
         return 0;
     r = h->db_prepare(db, "UPDATE wg_servers SET desired = ?, last_error = NULL, started_at = ?, updated_at = ? WHERE id = ?",
                       &st);
@@ -597,11 +566,8 @@ static int set_desired(const struct wgm_req *req, struct wgm_resp *resp, bool ru
     wg_store_server(db, id, &row);
     h->db_release(db);
     {
-        char ts[32] = "";
-        struct tm tm;
-        time_t t = (time_t)row.started_at;
-        gmtime_r(&t, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char ts[32];
+        wg_rfc3339((time_t)row.started_at, ts, sizeof(ts));
         return wgm_resp_json(resp, 200, json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)id, "status",
                                                   run ? "running" : "stopped", "started_at", run ? ts : NULL));
     }
@@ -632,7 +598,7 @@ static int server_status(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     int r;
 
     (void)ctx;
-    if (parse_id(req, resp, &id) < 0 || !(db = db_or_503(resp))) {
+    if (wg_parse_id(req, resp, "server", &id) < 0 || !(db = wg_db_or_503(resp))) {
         json_decref(clients);
         return 0;
     }
@@ -654,11 +620,8 @@ static int server_status(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
             wg_key_to_base64(p->public_key, key);
             for (size_t j = 0; j < p->n_allowedips; j++)
                 json_array_append_new(ips, json_string(wg_allowedip_format(&p->allowedips[j], ip, sizeof(ip))));
-            if (p->last_handshake.tv_sec) {
-                struct tm tm;
-                gmtime_r(&p->last_handshake.tv_sec, &tm);
-                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            }
+            if (p->last_handshake.tv_sec)
+                wg_rfc3339(p->last_handshake.tv_sec, ts, sizeof(ts));
             json_t *c = json_pack("{s:s,s:o,s:s?,s:I,s:I}", "public_key", key, "allowed_ips", ips, "latest_handshake",
                                   ts[0] ? ts : NULL, "transfer_rx", (json_int_t)p->rx_bytes, "transfer_tx",
                                   (json_int_t)p->tx_bytes);
@@ -700,10 +663,7 @@ static int server_status(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
 
 int wg_servers_register(void)
 {
-    static const struct {
-        const char *method, *path, *permission;
-        wgm_handler_fn fn;
-    } routes[] = {
+    static const struct wg_route routes[] = {
         {"GET", "/wireguard/servers", "wireguard.view", list_servers},
         {"POST", "/wireguard/servers", "wireguard.edit", create_server},
         {"GET", "/wireguard/servers/{id}", "wireguard.view", get_server},
@@ -713,10 +673,5 @@ int wg_servers_register(void)
         {"POST", "/wireguard/servers/{id}/stop", "wireguard.edit", stop_server},
         {"GET", "/wireguard/servers/{id}/status", "wireguard.view", server_status},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int r = wg.host->route_add(wg.ctx, routes[i].method, routes[i].path, routes[i].permission, routes[i].fn);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return wg_register_routes(routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "api_common.h"
 #include "counters.h"
 #include "keys.h"
 #include "store.h"
@@ -31,14 +32,9 @@ static json_t *json_col(struct wgm_stmt *st, int col)
 static json_t *time_col(struct wgm_stmt *st, int col)
 {
     char buf[32];
-    struct tm tm;
-    time_t t;
     if (wg.host->stmt_column_type(st, col) == WGM_DB_NULL)
         return json_null();
-    t = (time_t)wg.host->stmt_column_int(st, col);
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
+    return json_string(wg_rfc3339((time_t)wg.host->stmt_column_int(st, col), buf, sizeof(buf)));
 }
 
 char *wg_store_seal_key(const uint8_t key[WG_KEY_LEN])
@@ -173,10 +169,7 @@ json_t *wg_store_client_json(struct wgm_stmt *st, bool secrets)
         json_object_set_new(c, "bytes_sent", json_integer((json_int_t)t.tx));
         if (t.last_handshake) {
             char buf[32];
-            struct tm tm;
-            gmtime_r(&t.last_handshake, &tm);
-            strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            json_object_set_new(c, "last_handshake", json_string(buf));
+            json_object_set_new(c, "last_handshake", json_string(wg_rfc3339(t.last_handshake, buf, sizeof(buf))));
         } else {
             json_object_set_new(c, "last_handshake", json_null());
         }

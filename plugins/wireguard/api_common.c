@@ -1,0 +1,60 @@
+/* plugins/wireguard/api_common: validators and plumbing of the endpoints. */
+#include <arpa/inet.h>
+#include <string.h>
+#include <time.h>
+#include <wgm/input.h>
+#include "api_common.h"
+#include "device.h"
+#include "wireguard.h"
+
+bool wg_valid_ip(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+bool wg_valid_cidr(const char *s)
+{
+    struct wg_allowedip a;
+    return strchr(s, '/') && wg_allowedip_parse(s, &a) == 0;
+}
+
+int wg_parse_id(const struct wgm_req *req, struct wgm_resp *resp, const char *what, int64_t *id)
+{
+    const char *s = wgm_req_param(req, "id");
+    long long v;
+    if (wgm_in_parse_ll(s, 1, INT64_MAX, &v) < 0) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "no such %s", what);
+        wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", msg, json_pack("{s:s}", "id", s));
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+struct wgm_db *wg_db_or_503(struct wgm_resp *resp)
+{
+    struct wgm_db *db = wg.host->db_acquire(wg.ctx);
+    if (!db)
+        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    return db;
+}
+
+int wg_register_routes(const struct wg_route *routes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = wg.host->route_add(wg.ctx, routes[i].method, routes[i].path, routes[i].permission, routes[i].handler);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+char *wg_rfc3339(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
