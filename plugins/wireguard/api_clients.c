@@ -59,11 +59,12 @@ static json_t *client_json(struct wgm_db *db, int64_t id, bool secrets, int64_t 
     return out;
 }
 
-static void apply(int64_t server_id)
+/* One client changed: one peer changes on the device. */
+static void apply(int64_t server_id, int64_t client_id, const uint8_t *old_key)
 {
-    char err[256] = "";
-    if (wg_reconcile_server(server_id, err, sizeof(err)) < 0)
-        WG_LOG(WGM_LOG_WARN, "server %lld: %s", (long long)server_id, err);
+    int r = wg_apply_client(server_id, client_id, old_key);
+    if (r < 0)
+        WG_LOG(WGM_LOG_WARN, "server %lld, client %lld: %s", (long long)server_id, (long long)client_id, strerror(-r));
 }
 
 static int list_clients(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -147,6 +148,33 @@ out:
     return r < 0 ? r : 0;
 }
 
+/* Which unique value of a new client is taken, for a 409 naming it. */
+static const char *taken_client_field(struct wgm_db *db, int64_t server_id, const char *name, int64_t off4, int64_t off6)
+{
+    static const char *const sql[] = {"SELECT 1 FROM wg_clients WHERE server_id = ? AND name = ?",
+                                      "SELECT 1 FROM wg_clients WHERE server_id = ? AND ip4_off = ?",
+                                      "SELECT 1 FROM wg_clients WHERE server_id = ? AND ip6_off = ?"};
+    static const char *const fields[] = {"name", "ipv4_address", "ipv6_address"};
+    for (int i = 0; i < 3; i++) {
+        struct wgm_stmt *st = NULL;
+        bool hit = false;
+        if ((i == 1 && off4 < 0) || (i == 2 && off6 < 0))
+            continue;
+        if (wg.host->db_prepare(db, sql[i], &st) == 0) {
+            wg.host->stmt_bind_int(st, 1, server_id);
+            if (i == 0)
+                wg.host->stmt_bind_text(st, 2, name);
+            else
+                wg.host->stmt_bind_int(st, 2, i == 1 ? off4 : off6);
+            hit = wg.host->stmt_step(st) == WGM_DB_ROW;
+        }
+        wg.host->stmt_free(st);
+        if (hit)
+            return fields[i];
+    }
+    return "name";
+}
+
 /* Resolve one address family for a new client: explicit (inside the
  * subnet and free) or auto-assigned.  Fills @addr ("a.b.c.d/32") and @off. */
 static int pick_address(struct wgm_db *db, int64_t server_id, const char *subnet_s, const char *explicit,
@@ -173,6 +201,8 @@ static int pick_address(struct wgm_db *db, int64_t server_id, const char *subnet
             *off = -1;
             return 0;
         }
+        if ((r = wg_store_forget_offset(db, server_id, family, *off)) < 0)
+            return r;
     } else if (auto_assign) {
         if ((r = wg_store_take_offset(db, server_id, family, &sn, off)) < 0)
             return r;
@@ -324,14 +354,14 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     h->stmt_free(st);
     st = NULL;
     if (r == WGM_DB_ECONSTRAINT) {
-        r = wgm_resp_error(resp, 409, "RESOURCE_ALREADY_EXISTS", "the name or an address is already used on this server",
-                           json_pack("{s:s}", ip4_in ? "ipv4_address" : ip6_in ? "ipv6_address" : "name",
-                                     "is already used by another client"));
+        const char *field = taken_client_field(db, server_id, name, off4, off6);
+        r = wgm_resp_error(resp, 409, "RESOURCE_ALREADY_EXISTS", "already used by another client of this server",
+                           json_pack("{s:s}", field, "is already used by another client"));
         goto out;
     }
     if (r < 0 || (r = h->db_commit(db)) < 0)
         goto out;
-    apply(server_id);
+    apply(server_id, id, NULL);
     out = client_json(db, id, h->req_can(req, "wireguard.secrets"), NULL);
     if (out) {
         char *config = NULL;
@@ -385,22 +415,25 @@ static int get_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     return out ? wgm_resp_json(resp, 200, out) : not_found(resp, id);
 }
 
-/* The server of client @id; 0, -ENOENT or a db error. */
-static int client_server(struct wgm_db *db, int64_t id, int64_t *server_id)
+/* The server of client @id and (if @key) its current public key; 0,
+ * -ENOENT or a db error. */
+static int client_server(struct wgm_db *db, int64_t id, int64_t *server_id, uint8_t *key)
 {
     struct wgm_stmt *st = NULL;
-    int r = wg.host->db_prepare(db, "SELECT server_id FROM wg_clients WHERE id = ?", &st);
+    int r = wg.host->db_prepare(db, "SELECT server_id, public_key FROM wg_clients WHERE id = ?", &st);
     if (r < 0)
         return r;
     wg.host->stmt_bind_int(st, 1, id);
     r = wg.host->stmt_step(st);
     *server_id = r == WGM_DB_ROW ? wg.host->stmt_column_int(st, 0) : 0;
+    if (r == WGM_DB_ROW && key && wg_key_from_base64(wg.host->stmt_column_text(st, 1), key) < 0)
+        r = -EINVAL;
     wg.host->stmt_free(st);
     return r == WGM_DB_ROW ? 0 : r < 0 ? r : -ENOENT;
 }
 
-static int finish_update(struct wgm_db *db, int r, int64_t id, int64_t server_id, const struct wgm_req *req,
-                         struct wgm_resp *resp)
+static int finish_update(struct wgm_db *db, int r, int64_t id, int64_t server_id, const uint8_t *old_key,
+                         const struct wgm_req *req, struct wgm_resp *resp)
 {
     json_t *out;
     if (r == -ENOENT) {
@@ -416,7 +449,7 @@ static int finish_update(struct wgm_db *db, int r, int64_t id, int64_t server_id
         wg.host->db_release(db);
         return r;
     }
-    apply(server_id);
+    apply(server_id, id, old_key);
     out = client_json(db, id, wg.host->req_can(req, "wireguard.secrets"), NULL);
     wg.host->db_release(db);
     wg.host->publish(wg.ctx, "wireguard.client.updated",
@@ -460,7 +493,7 @@ static int update_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         return 0;
     allowed_s = allowed ? json_dumps(allowed, JSON_COMPACT) : NULL;
     dns_s = dns ? json_dumps(dns, JSON_COMPACT) : NULL;
-    r = client_server(db, id, &server_id);
+    r = client_server(db, id, &server_id, NULL);
     if (r == 0 && (r = h->db_prepare(db,
                                      "UPDATE wg_clients SET name = COALESCE(?, name), description = COALESCE(?, description),"
                                      " allowed_ips = COALESCE(?, allowed_ips), dns_servers = COALESCE(?, dns_servers),"
@@ -486,7 +519,7 @@ static int update_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     h->stmt_free(st);
     free(allowed_s);
     free(dns_s);
-    return finish_update(db, r < 0 ? r : 0, id, server_id, req, resp);
+    return finish_update(db, r < 0 ? r : 0, id, server_id, NULL, req, resp);
 }
 
 static int set_enabled(const struct wgm_req *req, struct wgm_resp *resp, bool on)
@@ -498,7 +531,7 @@ static int set_enabled(const struct wgm_req *req, struct wgm_resp *resp, bool on
         return 0;
     if (!(db = wg_db_or_503(resp)))
         return 0;
-    if ((r = client_server(db, id, &server_id)) == 0) {
+    if ((r = client_server(db, id, &server_id, NULL)) == 0) {
         struct wgm_stmt *st = NULL;
         if ((r = wg.host->db_prepare(db, "UPDATE wg_clients SET enabled = ?, updated_at = ? WHERE id = ?", &st)) == 0) {
             wg.host->stmt_bind_int(st, 1, on);
@@ -508,7 +541,7 @@ static int set_enabled(const struct wgm_req *req, struct wgm_resp *resp, bool on
         }
         wg.host->stmt_free(st);
     }
-    return finish_update(db, r, id, server_id, req, resp);
+    return finish_update(db, r, id, server_id, NULL, req, resp);
 }
 
 static int enable_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -528,6 +561,7 @@ static int rotate_keys(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
 {
     uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
     char pub_b64[WG_KEY_B64_LEN], *sealed;
+    uint8_t old_key[WG_KEY_LEN];
     struct wgm_db *db;
     int64_t id, server_id = 0;
     int r;
@@ -543,7 +577,7 @@ static int rotate_keys(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         wg.host->free(sealed);
         return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
     }
-    if ((r = client_server(db, id, &server_id)) == 0) {
+    if ((r = client_server(db, id, &server_id, old_key)) == 0) {
         struct wgm_stmt *st = NULL;
         /* New key, new counters: the device forgets the old peer. */
         if ((r = wg.host->db_prepare(db,
@@ -560,7 +594,7 @@ static int rotate_keys(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         wg.host->stmt_free(st);
     }
     wg.host->free(sealed);
-    return finish_update(db, r, id, server_id, req, resp);
+    return finish_update(db, r, id, server_id, r == 0 ? old_key : NULL, req, resp);
 }
 
 static int delete_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -569,6 +603,8 @@ static int delete_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     struct wgm_db *db;
     struct wgm_stmt *st = NULL;
     int64_t id, server_id = 0, off4 = -1, off6 = -1;
+    uint8_t key[WG_KEY_LEN];
+    bool has_key = false;
     int r;
 
     (void)ctx;
@@ -578,7 +614,7 @@ static int delete_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         return 0;
     if ((r = h->db_begin(db)) < 0)
         goto out;
-    if ((r = h->db_prepare(db, "SELECT server_id, ip4_off, ip6_off FROM wg_clients WHERE id = ?", &st)) < 0)
+    if ((r = h->db_prepare(db, "SELECT server_id, ip4_off, ip6_off, public_key FROM wg_clients WHERE id = ?", &st)) < 0)
         goto out;
     h->stmt_bind_int(st, 1, id);
     if ((r = h->stmt_step(st)) != WGM_DB_ROW) {
@@ -592,6 +628,7 @@ static int delete_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         off4 = h->stmt_column_int(st, 1);
     if (h->stmt_column_type(st, 2) != WGM_DB_NULL)
         off6 = h->stmt_column_int(st, 2);
+    has_key = wg_key_from_base64(h->stmt_column_text(st, 3), key) == 0;
     h->stmt_free(st);
     st = NULL;
     if ((r = h->db_prepare(db, "DELETE FROM wg_clients WHERE id = ?", &st)) == 0) {
@@ -614,7 +651,8 @@ out:
         return not_found(resp, id);
     if (r < 0)
         return r;
-    apply(server_id);
+    if (has_key)
+        apply(server_id, 0, key);
     h->publish(wg.ctx, "wireguard.client.deleted", json_pack("{s:I,s:I}", "id", (json_int_t)id, "server_id", (json_int_t)server_id));
     return wgm_resp_json(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
 }
@@ -684,8 +722,9 @@ void wg_clients_expire(void)
     h->stmt_free(st);
     h->db_release(db);
     for (size_t i = 0; i < n; i++) {
+        char err[256];
         WG_LOG(WGM_LOG_INFO, "disabled expired clients of server %lld", (long long)servers[i]);
-        apply(servers[i]);
+        wg_reconcile_server(servers[i], err, sizeof(err));
     }
 }
 
@@ -697,7 +736,8 @@ int wg_clients_register(void)
         {"GET", "/wireguard/clients/{id}", "wireguard.view", get_client},
         {"PUT", "/wireguard/clients/{id}", "wireguard.edit", update_client},
         {"DELETE", "/wireguard/clients/{id}", "wireguard.edit", delete_client},
-        {"GET", "/wireguard/clients/{id}/config", "wireguard.view", client_config},
+        /* The config holds the client's private key: managers only. */
+        {"GET", "/wireguard/clients/{id}/config", "wireguard.edit", client_config},
         {"POST", "/wireguard/clients/{id}/enable", "wireguard.edit", enable_client},
         {"POST", "/wireguard/clients/{id}/disable", "wireguard.edit", disable_client},
         {"POST", "/wireguard/clients/{id}/rotate-keys", "wireguard.edit", rotate_keys},

@@ -33,9 +33,22 @@ static bool valid_name(const char *s)
     return true;
 }
 
+/* host, host:port, IPv6, or [IPv6]:port; a port must be 1..65535. */
 static bool valid_endpoint(const char *s)
 {
-    return *s && strlen(s) <= 255 && !strpbrk(s, " \t\r\n/\\\"'");
+    const char *colon = strrchr(s, ':'), *port = NULL;
+    long long p;
+    if (!*s || strlen(s) > 255 || strpbrk(s, " \t\r\n/\\\"'"))
+        return false;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return false;
+        port = close[1] ? close + 2 : NULL;
+    } else if (colon && colon == strchr(s, ':')) {
+        port = colon + 1; /* exactly one colon: host:port */
+    }
+    return !port || wgm_in_parse_ll(port, 1, 65535, &p) == 0;
 }
 
 /* Runtime status: desired state checked against the device. */
@@ -116,7 +129,9 @@ static int list_servers(struct wgm_ctx *ctx, const struct wgm_req *req, struct w
     if (!wgm_v_ok(&v))
         return wgm_v_respond(&v, resp);
     wgm_v_end(&v);
-    for (size_t i = 0; sort && i < sizeof(sorts) / sizeof(sorts[0]); i++)
+    if (!sort)
+        sort = "id";
+    for (size_t i = 0; i < sizeof(sorts) / sizeof(sorts[0]); i++)
         if (!strcmp(sort, sorts[i].name))
             order_sql = order && !strcmp(order, "desc") ? sorts[i].desc : sorts[i].asc;
     if (search && !(like = wgm_like_pattern(search)))
@@ -277,6 +292,13 @@ static int create_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "validation failed",
                               json_pack("{s:s}", "interface", "give an interface name of at most 15 characters"));
     }
+    /* Never adopt (and later delete) an interface wgm did not create. */
+    if (wg.backend->ops->exists(wg.backend, in.iface) == 0) {
+        json_decref(def_allowed);
+        json_decref(empty);
+        return wgm_resp_error(resp, 409, "RESOURCE_ALREADY_EXISTS", "an interface of that name exists on this host",
+                              json_pack("{s:s}", "interface", "already exists on the host"));
+    }
     if (wg_key_generate(priv, pub) < 0 || !(sealed = wg_store_seal_key(priv))) {
         json_decref(def_allowed);
         json_decref(empty);
@@ -422,11 +444,11 @@ static int update_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         h->stmt_bind_text(st, 3, in.ipv4);
         h->stmt_bind_text(st, 4, in.ipv6);
         h->stmt_bind_text(st, 5, dns_s);
-        if (json_object_get(b, "mtu"))
+        if (json_object_get(b, "mtu") && !json_is_null(json_object_get(b, "mtu")))
             h->stmt_bind_int(st, 6, in.mtu);
         else
             h->stmt_bind_null(st, 6);
-        if (json_object_get(b, "persistent_keepalive"))
+        if (json_object_get(b, "persistent_keepalive") && !json_is_null(json_object_get(b, "persistent_keepalive")))
             h->stmt_bind_int(st, 7, in.keepalive);
         else
             h->stmt_bind_null(st, 7);
@@ -446,6 +468,11 @@ static int update_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         return wgm_resp_error(resp, 409, "RESOURCE_ALREADY_EXISTS", "a server already uses this value",
                               json_pack("{s:s}", f ? f : "name", "is already used by another server"));
     }
+    /* A new subnet starts its addresses afresh (no clients hold any). */
+    if (r >= 0 && in.ipv4)
+        r = wg_store_reset_offsets(db, id, AF_INET);
+    if (r >= 0 && in.ipv6)
+        r = wg_store_reset_offsets(db, id, AF_INET6);
     if (r < 0) {
         h->db_release(db);
         return r;

@@ -119,6 +119,17 @@ void wg_counters_get(int64_t client_id, struct wg_totals *out)
     pthread_mutex_unlock(&lock);
 }
 
+time_t wg_counters_server_handshake(int64_t server_id)
+{
+    time_t latest = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n_entries; i++)
+        if (entries[i].server_id == server_id && entries[i].last_handshake > latest)
+            latest = entries[i].last_handshake;
+    pthread_mutex_unlock(&lock);
+    return latest;
+}
+
 void wg_counters_flush(void)
 {
     const struct wgm_host *h = wg.host;

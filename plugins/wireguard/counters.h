@@ -19,6 +19,8 @@ struct wg_totals {
 void wg_counters_update(int64_t server_id, const struct wg_device *dev);
 /* Totals of client @client_id; from the database when never seen live. */
 void wg_counters_get(int64_t client_id, struct wg_totals *out);
+/* Latest handshake of any peer of @server_id seen on its device; 0 = none. */
+time_t wg_counters_server_handshake(int64_t server_id);
 /* Write last-seen values (batched; the status timer calls it). */
 void wg_counters_flush(void);
 void wg_counters_free(void);

@@ -289,3 +289,102 @@ void wg_reconcile_all(void)
     }
     free(ids);
 }
+
+/* One client's peer, as the database wants it, into @change. */
+static int client_peer(struct wgm_db *db, int64_t client_id, int64_t *server_id, struct wg_device *change)
+{
+    const struct wgm_host *h = wg.host;
+    struct wgm_stmt *st = NULL;
+    uint8_t key[WG_KEY_LEN];
+    struct wg_peer *p;
+    json_t *extra, *v;
+    size_t i;
+    bool wanted;
+    int r = h->db_prepare(db,
+                          "SELECT server_id, public_key, preshared_key, ipv4_address, ipv6_address, extra_ips,"
+                          " enabled = 1 AND (expires_at IS NULL OR expires_at > ?) FROM wg_clients WHERE id = ?",
+                          &st);
+    if (r < 0)
+        return r;
+    h->stmt_bind_int(st, 1, time(NULL));
+    h->stmt_bind_int(st, 2, client_id);
+    if ((r = h->stmt_step(st)) != WGM_DB_ROW) {
+        h->stmt_free(st);
+        return r < 0 ? r : -ENOENT;
+    }
+    *server_id = h->stmt_column_int(st, 0);
+    wanted = h->stmt_column_int(st, 6) != 0;
+    if (wg_key_from_base64(h->stmt_column_text(st, 1), key) < 0 || !(p = wg_device_add_peer(change, key))) {
+        h->stmt_free(st);
+        return -EINVAL;
+    }
+    if (!wanted) {
+        p->flags = WG_PEER_REMOVE_ME;
+        h->stmt_free(st);
+        return 0;
+    }
+    p->flags = WG_PEER_REPLACE_ALLOWEDIPS | WG_PEER_HAS_PRESHARED_KEY;
+    if (wg_store_open_key(h->stmt_column_text(st, 2), p->preshared_key) < 0)
+        memset(p->preshared_key, 0, WG_KEY_LEN);
+    add_ip_text(p, h->stmt_column_text(st, 3));
+    add_ip_text(p, h->stmt_column_text(st, 4));
+    extra = json_loads(h->stmt_column_text(st, 5) ? h->stmt_column_text(st, 5) : "[]", 0, NULL);
+    json_array_foreach(extra, i, v)
+    {
+        struct wg_allowedip a;
+        if (wg_allowedip_parse(json_string_value(v), &a) == 0 && wg_peer_add_allowedip(p, &a) == 0)
+            wg_rtnl_route_add(change->name, &a);
+    }
+    json_decref(extra);
+    h->stmt_free(st);
+    return 0;
+}
+
+int wg_apply_client(int64_t server_id, int64_t client_id, const uint8_t *old_key)
+{
+    const struct wgm_host *h = wg.host;
+    struct wgm_db *db = h->db_acquire(wg.ctx);
+    struct wg_server_row s;
+    struct wg_device *change = NULL;
+    char err[256] = "";
+    int r;
+
+    if (!db)
+        return -EIO;
+    r = wg_store_server(db, server_id, &s);
+    if (r < 0 || !s.running) {
+        h->db_release(db);
+        return r < 0 ? r : 0; /* a stopped server has no device to touch */
+    }
+    pthread_mutex_lock(&wg.apply_lock);
+    if (wg.backend->ops->exists(wg.backend, s.interface) != 0 || !(change = wg_device_new(s.interface))) {
+        r = -ENODEV;
+        goto out;
+    }
+    if (old_key) {
+        struct wg_peer *gone = wg_device_add_peer(change, old_key);
+        if (!gone) {
+            r = -ENOMEM;
+            goto out;
+        }
+        gone->flags = WG_PEER_REMOVE_ME;
+    }
+    if (client_id > 0) {
+        int64_t owner = 0;
+        r = client_peer(db, client_id, &owner, change);
+        if (r == 0 && owner != server_id)
+            r = -EINVAL;
+        if (r < 0 && r != -ENOENT)
+            goto out;
+    }
+    r = change->n_peers ? wg.backend->ops->set(wg.backend, change) : 0;
+out:
+    pthread_mutex_unlock(&wg.apply_lock);
+    wg_device_free(change);
+    h->db_release(db);
+    /* Anything unexpected (interface gone, set refused): the full
+     * comparison repairs it. */
+    if (r < 0 && r != -ENOENT)
+        r = wg_reconcile_server(server_id, err, sizeof(err));
+    return r == -ENOENT ? 0 : r;
+}

@@ -136,6 +136,11 @@ json_t *wg_store_server_json(struct wgm_stmt *st, bool secrets)
                           "updated_at", time_col(st, 18), "config", "dns_servers", json_col(st, 10), "mtu",
                           (json_int_t)wg.host->stmt_column_int(st, 11), "persistent_keepalive",
                           (json_int_t)wg.host->stmt_column_int(st, 12), "allowed_ips", json_col(st, 13));
+    if (s) {
+        time_t hs = wg_counters_server_handshake(wg.host->stmt_column_int(st, 0));
+        char buf[32];
+        json_object_set_new(s, "last_handshake", hs ? json_string(wg_rfc3339(hs, buf, sizeof(buf))) : json_null());
+    }
     if (s && secrets)
         json_object_set_new(s, "private_key", opened_key(st, 6));
     return s;
@@ -181,6 +186,61 @@ json_t *wg_store_client_json(struct wgm_stmt *st, bool secrets)
     return c;
 }
 
+int wg_store_forget_offset(struct wgm_db *db, int64_t server_id, int family, int64_t off)
+{
+    struct wgm_stmt *st = NULL;
+    int r = wg.host->db_prepare(db, "DELETE FROM wg_free_ips WHERE server_id = ? AND family = ? AND off = ?", &st);
+    if (r < 0)
+        return r;
+    wg.host->stmt_bind_int(st, 1, server_id);
+    wg.host->stmt_bind_int(st, 2, family);
+    wg.host->stmt_bind_int(st, 3, off);
+    r = wg.host->stmt_step(st);
+    wg.host->stmt_free(st);
+    return r < 0 ? r : 0;
+}
+
+/* Is @off held by a client?  (An indexed lookup, not a scan.) */
+static bool offset_taken(struct wgm_db *db, int64_t server_id, int family, int64_t off)
+{
+    struct wgm_stmt *st = NULL;
+    bool taken = true; /* on error, do not hand it out */
+    if (wg.host->db_prepare(db,
+                            family == AF_INET ? "SELECT 1 FROM wg_clients WHERE server_id = ? AND ip4_off = ?"
+                                              : "SELECT 1 FROM wg_clients WHERE server_id = ? AND ip6_off = ?",
+                            &st) == 0) {
+        wg.host->stmt_bind_int(st, 1, server_id);
+        wg.host->stmt_bind_int(st, 2, off);
+        taken = wg.host->stmt_step(st) != WGM_DB_DONE;
+    }
+    wg.host->stmt_free(st);
+    return taken;
+}
+
+int wg_store_reset_offsets(struct wgm_db *db, int64_t server_id, int family)
+{
+    struct wgm_stmt *st = NULL;
+    int r = wg.host->db_prepare(db, "DELETE FROM wg_free_ips WHERE server_id = ? AND family = ?", &st);
+    if (r < 0)
+        return r;
+    wg.host->stmt_bind_int(st, 1, server_id);
+    wg.host->stmt_bind_int(st, 2, family);
+    r = wg.host->stmt_step(st);
+    wg.host->stmt_free(st);
+    if (r < 0)
+        return r;
+    r = wg.host->db_prepare(db,
+                            family == AF_INET ? "UPDATE wg_servers SET ip4_next = 1 WHERE id = ?"
+                                              : "UPDATE wg_servers SET ip6_next = 1 WHERE id = ?",
+                            &st);
+    if (r < 0)
+        return r;
+    wg.host->stmt_bind_int(st, 1, server_id);
+    r = wg.host->stmt_step(st);
+    wg.host->stmt_free(st);
+    return r < 0 ? r : 0;
+}
+
 int wg_store_take_offset(struct wgm_db *db, int64_t server_id, int family, const struct wg_subnet *sn, int64_t *off)
 {
     const struct wgm_host *h = wg.host;
@@ -189,27 +249,29 @@ int wg_store_take_offset(struct wgm_db *db, int64_t server_id, int family, const
     int64_t next = 0;
     int r;
 
-    /* A released address first: the free list keeps the subnet dense. */
-    if ((r = h->db_prepare(db, "SELECT off FROM wg_free_ips WHERE server_id = ? AND family = ? ORDER BY off LIMIT 1",
-                           &st)) < 0)
-        return r;
-    h->stmt_bind_int(st, 1, server_id);
-    h->stmt_bind_int(st, 2, family);
-    r = h->stmt_step(st);
-    if (r == WGM_DB_ROW) {
-        *off = h->stmt_column_int(st, 0);
-        h->stmt_free(st);
-        if ((r = h->db_prepare(db, "DELETE FROM wg_free_ips WHERE server_id = ? AND family = ? AND off = ?", &st)) < 0)
+    /* A released address first: the free list keeps the subnet dense.  An
+     * entry that is no longer usable (claimed explicitly since, or outside
+     * a changed subnet) is dropped and the next one tried. */
+    for (;;) {
+        int64_t cand;
+        if ((r = h->db_prepare(db, "SELECT off FROM wg_free_ips WHERE server_id = ? AND family = ? ORDER BY off LIMIT 1",
+                               &st)) < 0)
             return r;
         h->stmt_bind_int(st, 1, server_id);
         h->stmt_bind_int(st, 2, family);
-        h->stmt_bind_int(st, 3, *off);
         r = h->stmt_step(st);
+        cand = r == WGM_DB_ROW ? h->stmt_column_int(st, 0) : 0;
         h->stmt_free(st);
-        return r < 0 ? r : 0;
+        st = NULL;
+        if (r != WGM_DB_ROW)
+            break;
+        if ((r = wg_store_forget_offset(db, server_id, family, cand)) < 0)
+            return r;
+        if (cand >= 1 && cand <= sn->max_off && cand != sn->self_off && !offset_taken(db, server_id, family, cand)) {
+            *off = cand;
+            return 0;
+        }
     }
-    h->stmt_free(st);
-    st = NULL;
     if (r < 0)
         return r;
     /* Otherwise the counter; an explicitly assigned address or the
@@ -229,19 +291,7 @@ int wg_store_take_offset(struct wgm_db *db, int64_t server_id, int family, const
         for (;; next++) {
             if (next > sn->max_off)
                 return -ENOSPC;
-            if (next == sn->self_off)
-                continue;
-            snprintf(sql, sizeof(sql), "SELECT 1 FROM wg_clients WHERE server_id = ? AND %s_off = ?", col);
-            if ((r = h->db_prepare(db, sql, &st)) < 0)
-                return r;
-            h->stmt_bind_int(st, 1, server_id);
-            h->stmt_bind_int(st, 2, next);
-            r = h->stmt_step(st);
-            h->stmt_free(st);
-            st = NULL;
-            if (r < 0)
-                return r;
-            if (r == WGM_DB_DONE)
+            if (next != sn->self_off && !offset_taken(db, server_id, family, next))
                 break;
         }
         snprintf(sql, sizeof(sql), "UPDATE wg_servers SET %s_next = ? WHERE id = ?", col);

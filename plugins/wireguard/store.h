@@ -50,6 +50,10 @@ json_t *wg_store_client_json(struct wgm_stmt *st, bool secrets);
  * (AF_INET/AF_INET6): the lowest released one, else the next unused.
  * Inside the caller's transaction.  0, -ENOSPC (full) or a db error. */
 int wg_store_take_offset(struct wgm_db *db, int64_t server_id, int family, const struct wg_subnet *sn, int64_t *off);
+/* Drop @off from the free list (claimed explicitly). */
+int wg_store_forget_offset(struct wgm_db *db, int64_t server_id, int family, int64_t off);
+/* A family's subnet changed: start its counter again, forget released offsets. */
+int wg_store_reset_offsets(struct wgm_db *db, int64_t server_id, int family);
 /* Give an offset back for reuse. */
 int wg_store_release_offset(struct wgm_db *db, int64_t server_id, int family, int64_t off);
 

@@ -30,6 +30,11 @@ int wg_clients_register(void);
  * peers, addresses).  Only the difference is applied.  0 or -errno with a
  * reason in @err. */
 int wg_reconcile_server(int64_t id, char *err, size_t errlen);
+/* Apply one client's peer without reading the device: set it as the
+ * database says (or remove it), and remove @old_key (may be NULL) first.
+ * client_id 0 with @old_key only removes.  Falls back to a full reconcile
+ * of the server when the interface is not there or the set fails. */
+int wg_apply_client(int64_t server_id, int64_t client_id, const uint8_t *old_key);
 /* Every server; the timer and start-up call this. */
 void wg_reconcile_all(void);
 
