@@ -29,6 +29,10 @@ tests_fuzz_fuzz_wg_uapi_LDFLAGS = $(FUZZER_LINK)
 noinst_PROGRAMS += tests/fuzz/fuzz_wg_netlink
 tests_fuzz_fuzz_wg_netlink_LDADD = plugins/wireguard/libwgkernel.la plugins/wireguard/libwgdevice.la $(MNL_LIBS)
 tests_fuzz_fuzz_wg_netlink_LDFLAGS = $(FUZZER_LINK)
+
+noinst_PROGRAMS += tests/fuzz/fuzz_ipv6_prefix
+tests_fuzz_fuzz_ipv6_prefix_LDADD = plugins/ipv6pool/libipv6core.la
+tests_fuzz_fuzz_ipv6_prefix_LDFLAGS = $(FUZZER_LINK)
 endif
 
 # Shipped whether or not this build fuzzes.
