@@ -1,5 +1,5 @@
 # Test programs and fixtures live in tests/; each subsystem's local.mk adds its own.
-EXTRA_DIST += tests/unit/tap.h tests/fixtures/fixture.h
+EXTRA_DIST += tests/unit/tap.h tests/unit/sqlite_host.h tests/fixtures/fixture.h
 
 # Plugins the loader must accept or refuse (tests/fixtures/.libs/*.so).
 FIXTURE_LDFLAGS = -module -avoid-version -shared -rpath $(abs_builddir)/tests/fixtures

@@ -28,7 +28,7 @@ tests_unit_test_ipv6_alloc_LDADD = plugins/ipv6pool/libipv6core.la $(SQLITE_LIBS
 # by `make check`; not in TESTS, it asserts nothing).  tests/bench/ipv6pool/run
 # builds it in the build tree and runs it.
 check_PROGRAMS += tests/bench/ipv6pool/alloc
-tests_bench_ipv6pool_alloc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/ipv6pool
+tests_bench_ipv6pool_alloc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/ipv6pool -I$(top_srcdir)/tests/unit
 tests_bench_ipv6pool_alloc_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 tests_bench_ipv6pool_alloc_LDADD = plugins/ipv6pool/libipv6core.la $(SQLITE_LIBS)
 
