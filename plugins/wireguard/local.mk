@@ -79,6 +79,7 @@ plugins_wireguard_wireguard_la_SOURCES = \
 	plugins/wireguard/wgquick.c plugins/wireguard/wgquick.h \
 	plugins/wireguard/reconcile.c plugins/wireguard/status.c \
 	plugins/wireguard/counters.c plugins/wireguard/counters.h \
+	plugins/wireguard/prefixes.c \
 	plugins/wireguard/api_common.c plugins/wireguard/api_common.h \
 	plugins/wireguard/api_servers.c plugins/wireguard/api_clients.c
 plugins_wireguard_wireguard_la_CFLAGS = $(MODULE_CFLAGS) $(SODIUM_CFLAGS) $(MNL_CFLAGS)

@@ -59,7 +59,7 @@ static int wireguard_init(struct wgm_ctx *ctx, const struct wgm_host *host)
     }
     host->log(ctx, WGM_LOG_INFO, "using the %s backend", wg.backend->ops->name);
     if ((r = host->migrate(ctx, wg_migrations, wg_migrations_count)) < 0 || (r = wg_servers_register()) < 0 ||
-        (r = wg_clients_register()) < 0)
+        (r = wg_clients_register()) < 0 || (r = wg_prefixes_subscribe()) < 0)
         return r;
     if (host->timer_add(ctx, (unsigned)atoi(host->conf_get(ctx, "reconcile_interval_ms")), reconcile_tick, NULL, NULL) < 0 ||
         host->timer_add(ctx, (unsigned)atoi(host->conf_get(ctx, "status_interval_ms")), status_tick, NULL, NULL) < 0 ||

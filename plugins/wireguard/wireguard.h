@@ -35,6 +35,8 @@ int wg_reconcile_server(int64_t id, char *err, size_t errlen);
  * client_id 0 with @old_key only removes.  Falls back to a full reconcile
  * of the server when the interface is not there or the set fails. */
 int wg_apply_client(int64_t server_id, int64_t client_id, const uint8_t *old_key);
+/* Follow ipv6pool's allocation events (delegated prefixes). */
+int wg_prefixes_subscribe(void);
 /* Every server; the timer and start-up call this. */
 void wg_reconcile_all(void);
 
