@@ -46,6 +46,7 @@ static const struct {
     {"system_status", "monitoring.view"},
     {"wireguard_status", "wireguard.view"},
     {"bgp_status", "bgp.view"},
+    {"ipv6_status", "ipv6.view"},
     {"alert", "monitoring.view"},
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -897,7 +898,7 @@ static struct wgm_ws_hub *hub_free(struct wgm_ws_hub *hub)
 
 int wgm_ws_register(struct wgm_daemon *d)
 {
-    static const char *const topics[] = {"system_status", "wireguard_status", "bgp_status", "alert"};
+    static const char *const topics[] = {"system_status", "wireguard_status", "bgp_status", "ipv6_status", "alert"};
     struct wgm_ws_hub *hub = calloc(1, sizeof(*hub));
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     int r;

@@ -33,3 +33,18 @@ tests_bench_ipv6pool_alloc_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 tests_bench_ipv6pool_alloc_LDADD = plugins/ipv6pool/libipv6core.la $(SQLITE_LIBS)
 
 EXTRA_DIST += tests/fuzz/fuzz_ipv6_prefix.c tests/fuzz/corpus/ipv6_prefix tests/bench/ipv6pool/run
+
+# --- plugin ---
+# ipv6pool.so: /ipv6/pools and /ipv6/allocations on the core above, the
+# expiry and status timers, and the ipv6.allocation.* events.
+if ENABLE_IPV6POOL
+plugin_LTLIBRARIES += plugins/ipv6pool/ipv6pool.la
+dist_wgmconfd_DATA += conf.d/60-ipv6pool.conf
+endif
+plugins_ipv6pool_ipv6pool_la_SOURCES = \
+	plugins/ipv6pool/plugin.c plugins/ipv6pool/schema.c \
+	plugins/ipv6pool/api_pools.c plugins/ipv6pool/api_allocations.c
+plugins_ipv6pool_ipv6pool_la_CFLAGS = $(MODULE_CFLAGS)
+plugins_ipv6pool_ipv6pool_la_LDFLAGS = $(MODULE_LDFLAGS) -export-symbols-regex '^wgm_plugin_v1$$'
+plugins_ipv6pool_ipv6pool_la_LIBADD = plugins/ipv6pool/libipv6core.la $(JANSSON_LIBS)
+EXTRA_DIST += conf.d/60-ipv6pool.conf

@@ -40,7 +40,7 @@ def test_delegated_prefix_is_routed_through_the_tunnel(topology, wgmd_in, tmp_pa
     alloc = d.call("POST", "/ipv6/allocations", json={"pool_id": pool.json()["data"]["id"], "auto_assign": True,
                                                       "client_id": client["id"], "client_name": "router"})
     assert alloc.status_code == 201, alloc.text
-    prefix = alloc.json()["data"]["prefix"]
+    prefix = alloc.json()["data"]["allocated_prefix"]
     assert prefix.endswith("/64")
     net = prefix.split("/")[0]
     host = net + ("1" if net.endswith("::") else "::1")

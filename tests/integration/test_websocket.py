@@ -19,7 +19,7 @@ import requests
 from conftest import Wgmd, assert_error
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-TYPES = ["system_status", "wireguard_status", "bgp_status", "alert"]
+TYPES = ["system_status", "wireguard_status", "bgp_status", "ipv6_status", "alert"]
 TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
