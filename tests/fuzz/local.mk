@@ -33,6 +33,10 @@ tests_fuzz_fuzz_wg_netlink_LDFLAGS = $(FUZZER_LINK)
 noinst_PROGRAMS += tests/fuzz/fuzz_ipv6_prefix
 tests_fuzz_fuzz_ipv6_prefix_LDADD = plugins/ipv6pool/libipv6core.la
 tests_fuzz_fuzz_ipv6_prefix_LDFLAGS = $(FUZZER_LINK)
+
+noinst_PROGRAMS += tests/fuzz/fuzz_birdctl
+tests_fuzz_fuzz_birdctl_LDADD = plugins/bgp/libbirdcore.la
+tests_fuzz_fuzz_birdctl_LDFLAGS = $(FUZZER_LINK)
 endif
 
 # Shipped whether or not this build fuzzes.
