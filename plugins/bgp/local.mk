@@ -26,3 +26,18 @@ tests_unit_test_birdconf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/bgp
 tests_unit_test_birdconf_LDADD = plugins/bgp/libbirdcore.la
 
 EXTRA_DIST += tests/fuzz/fuzz_birdctl.c tests/fuzz/corpus/birdctl
+
+# --- plugin ---
+# bgp.so: /bgp/sessions, /bgp/routes and /bgp/announcements on the core
+# above; with manage_daemon = yes it also runs a private bird.
+if ENABLE_BGP
+plugin_LTLIBRARIES += plugins/bgp/bgp.la
+dist_wgmconfd_DATA += conf.d/70-bgp.conf
+endif
+plugins_bgp_bgp_la_SOURCES = \
+	plugins/bgp/plugin.c plugins/bgp/schema.c plugins/bgp/apply.c \
+	plugins/bgp/api_sessions.c plugins/bgp/api_routes.c plugins/bgp/api_announcements.c
+plugins_bgp_bgp_la_CFLAGS = $(MODULE_CFLAGS)
+plugins_bgp_bgp_la_LDFLAGS = $(MODULE_LDFLAGS) -export-symbols-regex '^wgm_plugin_v1$$'
+plugins_bgp_bgp_la_LIBADD = plugins/bgp/libbirdcore.la $(JANSSON_LIBS)
+EXTRA_DIST += conf.d/70-bgp.conf
