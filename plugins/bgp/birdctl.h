@@ -14,7 +14,7 @@
  *  - -EPROTO    bytes that are not BIRD reply lines
  *  - -EMSGSIZE  a line longer than #BIRDCTL_LINE_MAX or a reply past
  *               #BIRDCTL_REPLY_MAX bytes / #BIRDCTL_LINES_MAX lines
- *  - -EREMOTEIO BIRD answered with an error reply (8xxx or 9xxx); the reply
+ *  - -EREMOTEIO BIRD answered with an error reply (8000-9999); the reply
  *               is still handed out so its message can be shown
  *  - -ETIMEDOUT the deadline passed
  *  - -ECONNRESET BIRD closed the connection in the middle of a reply
@@ -125,7 +125,7 @@ int birdctl_open(const char *path, int timeout_ms, struct birdctl_conn **out);
  * @param cmd one line without the newline, 1..#BIRDCTL_CMD_MAX bytes, no
  *            control characters
  * @param out the reply (new, caller frees), set on 0 and on -EREMOTEIO
- * @return 0, -EREMOTEIO (an 8xxx/9xxx reply), -EINVAL, -ETIMEDOUT,
+ * @return 0, -EREMOTEIO (an 8000-9999 reply), -EINVAL, -ETIMEDOUT,
  *         -ECONNRESET, -EPROTO, -EMSGSIZE, -ENOMEM or a socket errno.  After
  *         anything but 0 and -EREMOTEIO the connection is unusable.
  */
