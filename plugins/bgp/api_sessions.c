@@ -33,22 +33,12 @@ static char *rfc3339(time_t t, char *buf, size_t len)
 
 static struct wgm_db *db_or_503(struct wgm_resp *resp)
 {
-    struct wgm_db *db = bgp_host()->db_acquire(bgp_ctx());
-    if (!db)
-        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
-    return db;
+    return wgm_db_or_503(bgp_host(), bgp_ctx(), resp);
 }
 
 static int parse_id(const struct wgm_req *req, struct wgm_resp *resp, int64_t *id)
 {
-    const char *s = wgm_req_param(req, "id");
-    long long v;
-    if (wgm_in_parse_ll(s, 1, INT64_MAX, &v) < 0) {
-        wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such session", json_pack("{s:s}", "id", s ? s : ""));
-        return -1;
-    }
-    *id = v;
-    return 0;
+    return wgm_v_path_id(req, resp, "session", id);
 }
 
 static int not_found(struct wgm_resp *resp, int64_t id)

@@ -197,22 +197,12 @@ static json_t *pool_json(struct wgm_db *db, const struct pool_row *p)
 
 static struct wgm_db *db_or_503(struct wgm_resp *resp)
 {
-    struct wgm_db *db = v6p_host->db_acquire(v6p_ctx);
-    if (!db)
-        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
-    return db;
+    return wgm_db_or_503(v6p_host, v6p_ctx, resp);
 }
 
 static int parse_id(const struct wgm_req *req, struct wgm_resp *resp, int64_t *id)
 {
-    const char *s = wgm_req_param(req, "id");
-    long long v;
-    if (wgm_in_parse_ll(s, 1, INT64_MAX, &v) < 0) {
-        wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such pool", json_pack("{s:s}", "id", s ? s : ""));
-        return -1;
-    }
-    *id = v;
-    return 0;
+    return wgm_v_path_id(req, resp, "pool", id);
 }
 
 static int not_found(struct wgm_resp *resp, int64_t id)

@@ -21,24 +21,12 @@ bool wg_valid_cidr(const char *s)
 
 int wg_parse_id(const struct wgm_req *req, struct wgm_resp *resp, const char *what, int64_t *id)
 {
-    const char *s = wgm_req_param(req, "id");
-    long long v;
-    if (wgm_in_parse_ll(s, 1, INT64_MAX, &v) < 0) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "no such %s", what);
-        wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", msg, json_pack("{s:s}", "id", s));
-        return -1;
-    }
-    *id = v;
-    return 0;
+    return wgm_v_path_id(req, resp, what, id);
 }
 
 struct wgm_db *wg_db_or_503(struct wgm_resp *resp)
 {
-    struct wgm_db *db = wg.host->db_acquire(wg.ctx);
-    if (!db)
-        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
-    return db;
+    return wgm_db_or_503(wg.host, wg.ctx, resp);
 }
 
 int wg_register_routes(const struct wg_route *routes, size_t n)

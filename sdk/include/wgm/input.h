@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,32 @@ static inline json_t *wgm_pagination(const struct wgm_page *p, long long total)
     return json_pack("{s:I,s:I,s:I,s:I,s:b,s:b}", "page", (json_int_t)p->page, "size", (json_int_t)p->size, "total",
                      (json_int_t)total, "pages", (json_int_t)pages, "has_next", p->page < pages, "has_prev",
                      p->page > 1);
+}
+
+/** The {id} path parameter as a positive integer into @p id.  Otherwise
+ *  answers 404 RESOURCE_NOT_FOUND "no such @p what" and returns -1. */
+static inline int wgm_v_path_id(const struct wgm_req *req, struct wgm_resp *resp, const char *what, int64_t *id)
+{
+    const char *s = wgm_req_param(req, "id");
+    long long v;
+    if (wgm_in_parse_ll(s, 1, INT64_MAX, &v) < 0) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "no such %s", what);
+        wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", msg, json_pack("{s:s}", "id", s ? s : ""));
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+/** A pooled connection (release with host->db_release), or NULL after
+ *  answering 503 SERVICE_UNAVAILABLE. */
+static inline struct wgm_db *wgm_db_or_503(const struct wgm_host *host, struct wgm_ctx *ctx, struct wgm_resp *resp)
+{
+    struct wgm_db *db = host->db_acquire(ctx);
+    if (!db)
+        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
+    return db;
 }
 
 /** "%", "_" and the escape character escaped for LIKE ... ESCAPE '!',
