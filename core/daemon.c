@@ -21,6 +21,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin/host_table.h"
 #include "plugin/loader.h"
 #include "scheduler.h"
@@ -226,13 +227,18 @@ int wgm_daemon_start(struct wgm_daemon *d, char *err, size_t errlen)
     d->bus = wgm_bus_new(10000);
     d->sched = wgm_sched_new(4);
     d->router = wgm_router_new();
+    d->metrics = wgm_metrics_registry_new();
     d->core_ctx = calloc(1, sizeof(*d->core_ctx));
-    if (!d->bus || !d->sched || !d->router || !d->core_ctx || !(d->core_ctx->name = strdup("core"))) {
+    if (!d->bus || !d->sched || !d->router || !d->metrics || !d->core_ctx || !(d->core_ctx->name = strdup("core"))) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     d->core_ctx->daemon = d;
     d->core_ctx->state = WGM_PLUGIN_RUNNING;
+    if ((r = wgm_metrics_register(d->metrics, d->core_ctx, wgm_metrics_core, d)) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return r;
+    }
     if ((r = wgm_sysconfig_start(d, err, errlen)) < 0 || (r = wgm_logstore_start(d, err, errlen)) < 0 ||
         (r = wgm_auth_start(d, wgm_conf_get(d->conf, "auth", "admin_password"), err, errlen)) < 0)
         return r;
@@ -270,6 +276,7 @@ void wgm_daemon_stop(struct wgm_daemon *d)
     d->bus = wgm_bus_free(d->bus);
     d->router = wgm_router_free(d->router);
     d->plugins = wgm_plugins_free(d->plugins);
+    d->metrics = wgm_metrics_registry_free(d->metrics);
     if (d->core_ctx) {
         free(d->core_ctx->name);
         free(d->core_ctx);

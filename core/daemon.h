@@ -18,6 +18,7 @@ struct wgm_plugins;
 struct wgm_ws_hub;
 struct wgm_auth;
 struct wgm_sysconfig_store;
+struct wgm_metrics_registry;
 
 struct wgm_daemon {
     const char *config_path;
@@ -36,6 +37,7 @@ struct wgm_daemon {
     struct wgm_ws_hub *ws;      /* WebSocket hub (core/ws/hub.h) */
     struct wgm_auth *auth;
     struct wgm_sysconfig_store *sysconfig;
+    struct wgm_metrics_registry *metrics; /* Prometheus providers (core/metrics.h) */
     time_t started;
 };
 

@@ -7,6 +7,7 @@ core_libwgmcore_la_SOURCES = \
 	core/secret.c core/secret.h \
 	core/events.c core/events.h \
 	core/scheduler.c core/scheduler.h \
+	core/metrics.c core/metrics_core.c core/metrics.h \
 	core/http/router.c core/http/router.h \
 	core/http/server.c core/http/server.h \
 	core/http/response.c core/http/request.h \

@@ -52,9 +52,10 @@ tests_fixtures_a_needs_good_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 # C unit tests of the core (TAP).
 CORE_TEST_LDADD = core/libwgmcore.la
 check_PROGRAMS += tests/unit/test_router tests/unit/test_conf tests/unit/test_runtime \
-	tests/unit/test_secret tests/unit/test_loader tests/unit/test_auth
+	tests/unit/test_secret tests/unit/test_loader tests/unit/test_auth tests/unit/test_metrics
 TESTS += tests/unit/test_router tests/unit/test_conf tests/unit/test_runtime \
-	tests/unit/test_secret tests/unit/test_loader tests/unit/test_auth
+	tests/unit/test_secret tests/unit/test_loader tests/unit/test_auth tests/unit/test_metrics
+tests_unit_test_metrics_LDADD = $(CORE_TEST_LDADD) -lm
 tests_unit_test_router_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_conf_LDADD = $(CORE_TEST_LDADD)
 tests_unit_test_runtime_LDADD = $(CORE_TEST_LDADD)

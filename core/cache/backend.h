@@ -39,6 +39,8 @@ struct wgm_cache_backend_ops {
     int (*ping)(struct wgm_cache_backend *b);
     /* Number of keys in the store (may count expired keys not yet removed). */
     int (*keys)(struct wgm_cache_backend *b, uint64_t *out);
+    /* Optional: bytes of memory the store uses (Redis: used_memory). */
+    int (*memory)(struct wgm_cache_backend *b, int64_t *out);
     /* Optional: drop every key (the front empties its fallback store). */
     int (*clear)(struct wgm_cache_backend *b);
     /* Optional: why the last unavailable answer happened, for the one log

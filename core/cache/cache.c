@@ -33,7 +33,7 @@ struct wgm_cache {
     atomic_uint_fast64_t hits, misses;
 };
 
-enum cache_op_kind { OP_GET, OP_SET, OP_DEL, OP_INCR, OP_KEYS, OP_BUCKET };
+enum cache_op_kind { OP_GET, OP_SET, OP_DEL, OP_INCR, OP_KEYS, OP_MEMORY, OP_BUCKET };
 
 /* One call, so the routing and fallback logic exists once. */
 struct cache_op {
@@ -45,6 +45,7 @@ struct cache_op {
     char **out_value;
     int64_t *out_int;
     uint64_t *out_keys;
+    int64_t *out_memory;
     double capacity, refill_per_s, cost;
     bool *out_allowed;
     double *out_tokens;
@@ -71,6 +72,8 @@ static int cache_run(struct wgm_cache_backend *b, const struct cache_op *op)
         return b->ops->incr(b, op->key, op->delta, op->ttl_s, op->out_int);
     case OP_KEYS:
         return b->ops->keys(b, op->out_keys);
+    case OP_MEMORY:
+        return b->ops->memory ? b->ops->memory(b, op->out_memory) : -EOPNOTSUPP;
     case OP_BUCKET:
         return b->ops->bucket_take(b, op->key, op->capacity, op->refill_per_s, op->cost,
                                    op->out_allowed, op->out_tokens);
@@ -272,6 +275,10 @@ void wgm_cache_stats(struct wgm_cache *c, struct wgm_cache_stats *out)
     out->hits = atomic_load(&c->hits);
     out->misses = atomic_load(&c->misses);
     out->degraded = atomic_load(&c->degraded);
+    out->memory_bytes = -1;
+    op = (struct cache_op){ .kind = OP_MEMORY, .out_memory = &out->memory_bytes };
+    if (cache_dispatch(c, &op) < 0)
+        out->memory_bytes = -1;
 }
 
 int wgm_cache_get(struct wgm_cache *c, const char *key, char **value)

@@ -17,6 +17,7 @@ struct wgm_cache;
 struct wgm_cache_stats {
     uint64_t hits, misses;
     uint64_t keys;          /* keys in the active backend (DBSIZE for Redis) */
+    int64_t memory_bytes;   /* memory the active backend uses; -1 when unknown */
     bool degraded;          /* Redis configured but not answering */
 };
 

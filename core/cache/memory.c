@@ -42,6 +42,7 @@ struct mem_store {
     struct mem_entry **buckets;
     size_t nbuckets;             /* a power of two */
     size_t count;
+    size_t bytes;                /* keys, values and entry headers held */
     size_t sweep_cursor;
     uint64_t k0, k1;             /* SipHash key: random, so keys from
                                   * requests cannot be chosen to collide */
@@ -108,6 +109,19 @@ static void mem_entry_free(struct mem_entry *e)
     free(e);
 }
 
+static size_t mem_entry_bytes(const struct mem_entry *e)
+{
+    return sizeof(*e) + strlen(e->key) + 1 + e->cap;
+}
+
+/* Unlink-side bookkeeping shared by removal, expiry and clearing. */
+static void mem_forget(struct mem_store *m, struct mem_entry *e)
+{
+    m->count--;
+    m->bytes -= mem_entry_bytes(e);
+    mem_entry_free(e);
+}
+
 /* Find @key; an expired entry is removed on the way and reported absent.
  * @prevp receives the link that points at the entry (for removal). */
 static struct mem_entry *mem_find(struct mem_store *m, const char *key, uint64_t h,
@@ -121,8 +135,7 @@ static struct mem_entry *mem_find(struct mem_store *m, const char *key, uint64_t
         if (e->hash == h && strcmp(e->key, key) == 0) {
             if (mem_expired(e, now)) {
                 *pp = e->next;
-                m->count--;
-                mem_entry_free(e);
+                mem_forget(m, e);
                 return NULL;
             }
             if (prevp)
@@ -150,8 +163,7 @@ static void mem_sweep(struct mem_store *m, int64_t now)
             seen++;
             if (mem_expired(e, now)) {
                 *pp = e->next;
-                m->count--;
-                mem_entry_free(e);
+                mem_forget(m, e);
             } else {
                 pp = &e->next;
             }
@@ -192,7 +204,7 @@ static int64_t mem_deadline(unsigned ttl_s, int64_t now)
 }
 
 /* Store a copy of @value (@len bytes) in @e, reusing its buffer when it fits. */
-static int mem_put_value(struct mem_entry *e, const char *value, size_t len)
+static int mem_put_value(struct mem_store *m, struct mem_entry *e, const char *value, size_t len)
 {
     if (!e->value || e->cap < len + 1) {
         char *v = malloc(len + 1);
@@ -201,6 +213,7 @@ static int mem_put_value(struct mem_entry *e, const char *value, size_t len)
             return -ENOMEM;
         free(e->value);
         e->value = v;
+        m->bytes += len + 1 - e->cap;
         e->cap = len + 1;
     }
     memcpy(e->value, value, len);
@@ -220,6 +233,7 @@ static struct mem_entry *mem_insert(struct mem_store *m, const char *key, uint64
     e->next = m->buckets[h & (m->nbuckets - 1)];
     m->buckets[h & (m->nbuckets - 1)] = e;
     m->count++;
+    m->bytes += mem_entry_bytes(e);
     return e;
 }
 
@@ -228,8 +242,7 @@ static void mem_remove(struct mem_store *m, struct mem_entry **pp)
     struct mem_entry *e = *pp;
 
     *pp = e->next;
-    m->count--;
-    mem_entry_free(e);
+    mem_forget(m, e);
 }
 
 static int mem_get(struct wgm_cache_backend *b, const char *key, char **value)
@@ -270,7 +283,7 @@ static int mem_set(struct wgm_cache_backend *b, const char *key, const char *val
         rc = -ENOMEM;
         goto out;
     }
-    rc = mem_put_value(e, value, strlen(value));
+    rc = mem_put_value(m, e, value, strlen(value));
     if (rc < 0) {
         /* never leave a fresh entry without a value behind */
         if (!e->value && !e->bucket)
@@ -351,7 +364,7 @@ static int mem_incr(struct wgm_cache_backend *b, const char *key, int64_t delta,
         fresh = true;
     }
     n = snprintf(buf, sizeof(buf), "%" PRId64, next);
-    rc = mem_put_value(e, buf, (size_t)n);
+    rc = mem_put_value(m, e, buf, (size_t)n);
     if (rc < 0) {
         if (fresh)
             mem_remove(m, pp);
@@ -423,6 +436,16 @@ static int mem_keys(struct wgm_cache_backend *b, uint64_t *out)
     return 0;
 }
 
+static int mem_memory(struct wgm_cache_backend *b, int64_t *out)
+{
+    struct mem_store *m = (struct mem_store *)b;
+
+    pthread_mutex_lock(&m->lock);
+    *out = (int64_t)(m->bytes + m->nbuckets * sizeof(*m->buckets));
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
 static void mem_drop_all(struct mem_store *m)
 {
     for (size_t i = 0; i < m->nbuckets; i++) {
@@ -435,6 +458,7 @@ static void mem_drop_all(struct mem_store *m)
         m->buckets[i] = NULL;
     }
     m->count = 0;
+    m->bytes = 0;
 }
 
 static int mem_clear(struct wgm_cache_backend *b)
@@ -470,6 +494,7 @@ static const struct wgm_cache_backend_ops mem_ops = {
     .bucket_take = mem_bucket_take,
     .ping = mem_ping,
     .keys = mem_keys,
+    .memory = mem_memory,
     .clear = mem_clear,
     .free = mem_free,
 };

@@ -539,6 +539,29 @@ static int rds_ping(struct wgm_cache_backend *b)
     return rc;
 }
 
+/* used_memory from INFO memory: what the server holds for every client, the
+ * figure operators compare against maxmemory. */
+static int rds_memory(struct wgm_cache_backend *b, int64_t *out)
+{
+    struct rds_store *r = (struct rds_store *)b;
+    const char *argv[2] = { "INFO", "memory" };
+    size_t lens[2] = { 4, 6 };
+    redisReply *reply = NULL;
+    const char *p;
+    int rc;
+
+    rc = rds_command(r, 2, argv, lens, &reply);
+    if (rc == 0) {
+        if (reply->type == REDIS_REPLY_STRING &&
+            (p = strstr(reply->str, "\nused_memory:")))
+            *out = strtoll(p + 13, NULL, 10);
+        else
+            rc = -EPROTO;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
 static int rds_keys(struct wgm_cache_backend *b, uint64_t *out)
 {
     struct rds_store *r = (struct rds_store *)b;
@@ -610,6 +633,7 @@ static const struct wgm_cache_backend_ops rds_ops = {
     .bucket_take = rds_bucket_take,
     .ping = rds_ping,
     .keys = rds_keys,
+    .memory = rds_memory,
     .last_error = rds_last_error,
     .target = rds_target,
     .free = rds_free,

@@ -25,6 +25,9 @@ struct wgm_db_stats {
     unsigned in_use;     /* acquired right now */
     uint64_t acquired;   /* total successful acquisitions */
     uint64_t timeouts;   /* acquisitions that gave up */
+    uint64_t queries;    /* statements executed (first steps) */
+    uint64_t query_us;   /* their summed time */
+    uint64_t slow_queries; /* of which took WGM_DB_SLOW_QUERY_US (100 ms) or more */
 };
 
 /* Open a pool of @size connections for @url, loading the driver module

@@ -33,12 +33,18 @@ struct wgm_db_pool {
     pthread_cond_t cv;        /* signalled when a connection is released */
     unsigned in_use;
     uint64_t acquired, timeouts;
+    /* Statement timing (atomics: steps run without the pool lock). */
+    uint64_t queries, query_us, slow_queries;
 };
+
+/* A first step at least this long counts as a slow query. */
+#define WGM_DB_SLOW_QUERY_US 100000
 
 /* A statement: the driver's handle and the connection it belongs to. */
 struct wgm_stmt {
     struct wgm_db *db;
     void *st;
+    bool stepped;     /* executed since prepare/reset: later steps only fetch */
 };
 
 /* Load the driver module for @url's scheme from @driver_dir. */

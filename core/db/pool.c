@@ -180,6 +180,9 @@ void wgm_db_pool_stats(struct wgm_db_pool *pool, struct wgm_db_stats *out)
     out->acquired = pool->acquired;
     out->timeouts = pool->timeouts;
     pthread_mutex_unlock(&pool->mu);
+    out->queries = __atomic_load_n(&pool->queries, __ATOMIC_RELAXED);
+    out->query_us = __atomic_load_n(&pool->query_us, __ATOMIC_RELAXED);
+    out->slow_queries = __atomic_load_n(&pool->slow_queries, __ATOMIC_RELAXED);
 }
 
 /* A free connection, preferring one that is already connected. */

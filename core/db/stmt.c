@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "db/internal.h"
 
@@ -68,17 +69,42 @@ int wgm_stmt_bind_null(struct wgm_stmt *st, int idx)
     return wgm_db_note(st->db, DRV(st)->bind_null(st->st, idx));
 }
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The first step executes the statement; it is what the monitor's query
+ * time and slow-query figures measure. */
 int wgm_stmt_step(struct wgm_stmt *st)
 {
+    struct wgm_db_pool *pool;
+    uint64_t t0, us;
+    int rc;
+
     if (!st)
         return WGM_DB_EINVALID;
-    return wgm_db_note(st->db, DRV(st)->step(st->st));
+    if (st->stepped)
+        return wgm_db_note(st->db, DRV(st)->step(st->st));
+    st->stepped = true;
+    pool = st->db->pool;
+    t0 = now_us();
+    rc = wgm_db_note(st->db, DRV(st)->step(st->st));
+    us = now_us() - t0;
+    __atomic_add_fetch(&pool->queries, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&pool->query_us, us, __ATOMIC_RELAXED);
+    if (us >= WGM_DB_SLOW_QUERY_US)
+        __atomic_add_fetch(&pool->slow_queries, 1, __ATOMIC_RELAXED);
+    return rc;
 }
 
 int wgm_stmt_reset(struct wgm_stmt *st)
 {
     if (!st)
         return WGM_DB_EINVALID;
+    st->stepped = false;
     return wgm_db_note(st->db, DRV(st)->reset(st->st));
 }
 

@@ -434,6 +434,12 @@ void wgm_http_stats(struct wgm_http *h, struct wgm_http_stats *out)
     *out = h->stats;
     pthread_mutex_unlock(&h->stats_lock);
     out->in_flight = atomic_load(&h->in_flight);
+    out->connections = 0;
+    if (h->mhd) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (info)
+            out->connections = info->num_connections;
+    }
 }
 
 void wgm_http_set_access_log(struct wgm_http *h, bool on)

@@ -42,6 +42,7 @@ struct wgm_http_stats {
     uint64_t requests, client_errors, server_errors;
     uint64_t total_us;  /* summed handling time */
     unsigned in_flight;
+    unsigned connections; /* open HTTP connections (MHD's count) */
 };
 
 int wgm_http_start(const struct wgm_http_opts *opts, struct wgm_http **out, char *err, size_t errlen);

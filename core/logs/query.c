@@ -9,6 +9,7 @@
 #include <time.h>
 #include "db/db.h"
 #include "logs/query.h"
+#include <wgm/input.h>
 #include "validate.h"
 #include "util.h"
 
@@ -24,87 +25,9 @@ const char *wgm_logs_level_canon(const char *s)
     return NULL;
 }
 
-/* @n decimal digits at @s, or -1. */
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * algorithm): exact for every year, unlike timegm with a 32-bit time_t. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int wgm_logs_time_parse(const char *s, int64_t *ms, bool *frac)
 {
-    int y, mo, d, h, mi, se, fr = 0, off = 0;
-    bool has_frac = false;
-    const char *p;
-
-    /* Fixed positions: strptime would take "2024-1-1 0:0:0" and leading blanks. */
-    if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
-        return -EINVAL;
-    y = digits(s, 4);
-    mo = digits(s + 5, 2);
-    d = digits(s + 8, 2);
-    h = digits(s + 11, 2);
-    mi = digits(s + 14, 2);
-    se = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h < 0 || h > 23 || mi < 0 ||
-        mi > 59 || se < 0 || se > 60)
-        return -EINVAL;
-    p = s + 19;
-    if (*p == '.') {
-        int n = 0;
-        for (p++; isdigit((unsigned char)*p); p++, n++)
-            if (n < 3)
-                fr = fr * 10 + (*p - '0');
-        if (n == 0)
-            return -EINVAL;
-        for (; n < 3; n++)
-            fr *= 10;
-        has_frac = true;
-    }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh = digits(p + 1, 2), om = p[3] == ':' ? digits(p + 4, 2) : -1;
-        if (oh < 0 || oh > 23 || om < 0 || om > 59)
-            return -EINVAL;
-        off = (oh * 60 + om) * (*p == '+' ? 1 : -1);
-        p += 6;
-    } else {
-        return -EINVAL;
-    }
-    if (*p)
-        return -EINVAL;
-    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) - (int64_t)off * 60) * 1000 + fr;
-    if (frac)
-        *frac = has_frac;
-    return 0;
+    return wgm_in_parse_time(s, ms, frac);
 }
 
 static int add_error(json_t *errors, const char *field, const char *reason)

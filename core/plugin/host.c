@@ -2,6 +2,7 @@
  * the plugin's context: names are scoped, owners recorded, errors logged at
  * this boundary once. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "http/request.h"
 #include "http/router.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin/host_table.h"
 #include "plugin/loader.h"
 #include "scheduler.h"
@@ -156,6 +158,51 @@ static int host_req_can(const struct wgm_req *req, const char *permission)
     return wgm_principal_can(wgm_request_principal(req), permission);
 }
 
+static int host_route_add_root(struct wgm_ctx *ctx, const char *method, const char *path, const char *permission,
+                               wgm_handler_fn handler)
+{
+    int r;
+    /* the API and the WebSocket belong to the core's prefixes */
+    if (!path || path[0] != '/' || strlen(path) > 500 || strncmp(path, "/api/", 5) == 0 ||
+        strcmp(path, "/api") == 0 || strncmp(path, "/ws/", 4) == 0 || strcmp(path, "/ws") == 0)
+        return -EINVAL;
+    r = wgm_router_add(ctx->daemon->router, ctx, method, path, permission, handler);
+    if (r < 0)
+        wgm_log(WGM_LOG_ERROR, ctx->name, "cannot register %s %s: %s", method ? method : "(null)", path,
+                strerror(-r));
+    return r;
+}
+
+
+/* Copies only as much as the caller's struct holds: an older plugin passes
+ * a shorter struct. */
+static int host_app_stats(struct wgm_ctx *ctx, struct wgm_app_stats *out)
+{
+    struct wgm_app_stats full;
+    uint32_t size;
+    if (!out || out->struct_size < offsetof(struct wgm_app_stats, http_requests))
+        return -EINVAL;
+    size = out->struct_size < sizeof(full) ? out->struct_size : (uint32_t)sizeof(full);
+    wgm_app_stats_fill(ctx->daemon, &full);
+    full.struct_size = size;
+    memcpy(out, &full, size);
+    return 0;
+}
+
+static int host_metrics_register(struct wgm_ctx *ctx, wgm_metrics_fn fn, void *data)
+{
+    return wgm_metrics_register(ctx->daemon->metrics, ctx, fn, data);
+}
+
+static int host_metrics_render(struct wgm_ctx *ctx, char **text, size_t *len)
+{
+    char failed[256];
+    int r = wgm_metrics_render(ctx->daemon->metrics, text, len, failed, sizeof(failed));
+    if (r == 0 && failed[0])
+        wgm_log(WGM_LOG_WARN, ctx->name, "metrics left out of the exposition (provider failed): %s", failed);
+    return r;
+}
+
 static const struct wgm_host host_table = {
     .struct_size = sizeof(struct wgm_host),
     .abi_major = WGM_ABI_MAJOR,
@@ -212,6 +259,13 @@ static const struct wgm_host host_table = {
     .free_secret = wgm_secret_free,
     .req_can = host_req_can,
     .qr_png = wgm_qr_png,
+    .req_remote_addr = wgm_request_client_ip,
+    .route_add_root = host_route_add_root,
+    .app_stats = host_app_stats,
+    .metrics_register = host_metrics_register,
+    .metrics_family = wgm_metrics_family,
+    .metrics_sample = wgm_metrics_sample,
+    .metrics_render = host_metrics_render,
 };
 
 const struct wgm_host *wgm_host_table(void)
@@ -228,4 +282,6 @@ void wgm_ctx_unregister_all(struct wgm_ctx *ctx)
         wgm_sched_cancel_owner(d->sched, ctx);
     if (d->bus)
         wgm_bus_unsubscribe_owner(d->bus, ctx);
+    if (d->metrics)
+        wgm_metrics_remove_owner(d->metrics, ctx);
 }

@@ -79,7 +79,7 @@ int main(void)
     expect(list, "no_symbol", "refused", "no wgm_plugin_v1 symbol");
     expect(list, "bad_magic", "refused", "bad magic 0xdeadbeef");
     expect(list, "other_major", "refused", "ABI major 2");
-    expect(list, "newer_minor", "refused", "needs ABI 1.1");
+    expect(list, "newer_minor", "refused", "needs ABI 1.2");
     expect(list, "wrong_signature", "refused", "signature");
     expect(list, "init_fails", "failed", "init returned -5");
     expect(list, "missing_requirement", "refused", "'not_installed_anywhere', which is not installed");

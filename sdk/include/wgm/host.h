@@ -57,6 +57,36 @@ struct wgm_resp {
     const struct wgm_host *host; /**< the host table, for the inline helpers */
 };
 
+/** Figures of the running daemon, for monitoring (host->app_stats).  Counters
+ *  are cumulative since start; callers compute rates from two readings. */
+struct wgm_app_stats {
+    uint32_t struct_size;          /**< set by the caller to sizeof(struct wgm_app_stats) */
+    uint64_t http_requests;        /**< requests answered */
+    uint64_t http_client_errors;   /**< answered 4xx */
+    uint64_t http_server_errors;   /**< answered 5xx */
+    uint64_t http_total_us;        /**< summed handling time of the answered requests */
+    uint32_t http_in_flight;       /**< requests being handled now */
+    uint32_t http_connections;     /**< open HTTP connections now */
+    uint32_t ws_clients;           /**< connected WebSocket clients */
+    uint32_t db_pool_size;         /**< configured database connections */
+    uint32_t db_open;              /**< of which connected */
+    uint32_t db_in_use;            /**< of which checked out now */
+    uint64_t db_queries;           /**< statements executed */
+    uint64_t db_query_us;          /**< their summed execution time (first step) */
+    uint64_t db_slow_queries;      /**< of which took 100 ms or more */
+    uint64_t cache_hits, cache_misses; /**< cache lookups */
+    uint64_t cache_keys;           /**< keys in the cache backend */
+    int64_t cache_memory_bytes;    /**< memory the cache backend uses, -1 when unknown */
+    const char *cache_backend;     /**< "memory" or "redis"; static */
+    uint32_t cache_degraded;       /**< 1 while Redis is configured but not answering */
+};
+
+/** A Prometheus exposition being written (host->metrics_*). */
+struct wgm_metrics;
+/** A metrics provider: write families with host->metrics_family and
+ *  host->metrics_sample.  Runs on the thread of the scrape; 0 or errno. */
+typedef int (*wgm_metrics_fn)(struct wgm_ctx *ctx, struct wgm_metrics *m, void *data);
+
 /** A route handler: fill @p resp and return 0, or a negative errno (the core answers 500). */
 typedef int (*wgm_handler_fn)(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp);
 /** A timer or task body.  @p data is the user data given at registration. */
@@ -218,6 +248,34 @@ struct wgm_host {
     /** Render @p text as a QR code PNG (scale pixels per module, 1..32).
      *  @p png is new (host->free).  0, -EMSGSIZE (text too long) or errno. */
     int (*qr_png)(const char *text, unsigned scale, unsigned char **png, size_t *len);
+
+    /* --- ABI 1.1 ----------------------------------------------------- */
+
+    /** Client address of @p req as text ("127.0.0.1", "::1").  Borrowed. */
+    const char *(*req_remote_addr)(const struct wgm_req *req);
+    /** Like route_add, but @p path is absolute and outside the API base
+     *  ("/metrics").  Paths under /api/ and /ws/ are refused with -EINVAL. */
+    int (*route_add_root)(struct wgm_ctx *ctx, const char *method, const char *path,
+                          const char *permission, wgm_handler_fn handler);
+    /** Fill @p out (set out->struct_size first; members past it are left
+     *  alone) with the daemon's HTTP, WebSocket, database and cache figures. */
+    int (*app_stats)(struct wgm_ctx *ctx, struct wgm_app_stats *out);
+    /** Add a Prometheus metrics provider, called on every metrics_render.
+     *  The host owns nothing; the provider goes away with the plugin. */
+    int (*metrics_register)(struct wgm_ctx *ctx, wgm_metrics_fn fn, void *data);
+    /** Start family @p name ([a-zA-Z_:][a-zA-Z0-9_:]*) of @p type ("counter",
+     *  "gauge" or "untyped") with @p help (escaped by the host).  -EINVAL for
+     *  a bad name or type, -EEXIST when another provider wrote the family. */
+    int (*metrics_family)(struct wgm_metrics *m, const char *name, const char *type, const char *help);
+    /** One sample of the current family.  @p labels is NULL or a
+     *  NULL-terminated list of name, value pairs (values escaped by the host;
+     *  names must be valid label names).  NaN and infinities are written as
+     *  Prometheus spells them. */
+    int (*metrics_sample)(struct wgm_metrics *m, double value, const char *const *labels);
+    /** Run every provider (the core's own first: process, HTTP, database,
+     *  cache, WebSocket) into one exposition in the text format 0.0.4.
+     *  @p text is new (host->free).  A failing provider is skipped and logged. */
+    int (*metrics_render)(struct wgm_ctx *ctx, char **text, size_t *len);
 
     /* ABI 1.x additions are appended here. */
 };

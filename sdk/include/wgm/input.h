@@ -35,6 +35,92 @@ struct wgm_v {
     json_t *details; /**< owned: field → reason */
 };
 
+/* Helpers of wgm_in_parse_time.  @n decimal digits at @s, or -1. */
+static inline int wgm_in_digits_(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(s[i] >= '0' && s[i] <= '9'))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static inline int wgm_in_days_in_month_(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * algorithm): exact for every year, unlike timegm with a 32-bit time_t. */
+static inline int64_t wgm_in_days_from_civil_(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/** Strict RFC 3339 ("2024-01-01T00:00:00Z", "...T01:00:00.250+01:00") into
+ *  Unix milliseconds; digits past milliseconds are dropped.  @p frac (may be
+ *  NULL) tells whether a fraction was written.  0 or -EINVAL. */
+static inline int wgm_in_parse_time(const char *s, int64_t *ms, bool *frac)
+{
+    int y, mo, d, h, mi, se, fr = 0, off = 0;
+    bool has_frac = false;
+    const char *p;
+
+    /* Fixed positions: strptime would take "2024-1-1 0:0:0" and leading blanks. */
+    if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+        s[13] != ':' || s[16] != ':')
+        return -EINVAL;
+    y = wgm_in_digits_(s, 4);
+    mo = wgm_in_digits_(s + 5, 2);
+    d = wgm_in_digits_(s + 8, 2);
+    h = wgm_in_digits_(s + 11, 2);
+    mi = wgm_in_digits_(s + 14, 2);
+    se = wgm_in_digits_(s + 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > wgm_in_days_in_month_(y, mo) || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || se < 0 || se > 60)
+        return -EINVAL;
+    p = s + 19;
+    if (*p == '.') {
+        int n = 0;
+        for (p++; (*p >= '0' && *p <= '9'); p++, n++)
+            if (n < 3)
+                fr = fr * 10 + (*p - '0');
+        if (n == 0)
+            return -EINVAL;
+        for (; n < 3; n++)
+            fr *= 10;
+        has_frac = true;
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh = wgm_in_digits_(p + 1, 2), om = p[3] == ':' ? wgm_in_digits_(p + 4, 2) : -1;
+        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+            return -EINVAL;
+        off = (oh * 60 + om) * (*p == '+' ? 1 : -1);
+        p += 6;
+    } else {
+        return -EINVAL;
+    }
+    if (*p)
+        return -EINVAL;
+    *ms = ((wgm_in_days_from_civil_(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) - (int64_t)off * 60) * 1000 + fr;
+    if (frac)
+        *frac = has_frac;
+    return 0;
+}
+
 /** Page (>= 1) and size (1..max) from the query; defaults 1 and 20. */
 struct wgm_page {
     long long page, size;
