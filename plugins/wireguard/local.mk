@@ -77,7 +77,7 @@ plugins_wireguard_wireguard_la_SOURCES = \
 	plugins/wireguard/keys.c plugins/wireguard/keys.h \
 	plugins/wireguard/subnet.c plugins/wireguard/subnet.h \
 	plugins/wireguard/wgquick.c plugins/wireguard/wgquick.h \
-	plugins/wireguard/reconcile.c plugins/wireguard/status.c \
+	plugins/wireguard/reconcile.c plugins/wireguard/status.c plugins/wireguard/metrics.c \
 	plugins/wireguard/counters.c plugins/wireguard/counters.h \
 	plugins/wireguard/prefixes.c \
 	plugins/wireguard/api_common.c plugins/wireguard/api_common.h \

@@ -10,6 +10,7 @@ struct wg_plugin wg = {.apply_lock = PTHREAD_MUTEX_INITIALIZER};
 
 void wg_clients_expire(void);
 void wg_status_publish(void);
+int wg_metrics_register(void);
 
 static void reconcile_tick(struct wgm_ctx *ctx, void *data)
 {
@@ -59,7 +60,7 @@ static int wireguard_init(struct wgm_ctx *ctx, const struct wgm_host *host)
     }
     host->log(ctx, WGM_LOG_INFO, "using the %s backend", wg.backend->ops->name);
     if ((r = host->migrate(ctx, wg_migrations, wg_migrations_count)) < 0 || (r = wg_servers_register()) < 0 ||
-        (r = wg_clients_register()) < 0 || (r = wg_prefixes_subscribe()) < 0)
+        (r = wg_clients_register()) < 0 || (r = wg_prefixes_subscribe()) < 0 || (r = wg_metrics_register()) < 0)
         return r;
     if (host->timer_add(ctx, (unsigned)atoi(host->conf_get(ctx, "reconcile_interval_ms")), reconcile_tick, NULL, NULL) < 0 ||
         host->timer_add(ctx, (unsigned)atoi(host->conf_get(ctx, "status_interval_ms")), status_tick, NULL, NULL) < 0 ||

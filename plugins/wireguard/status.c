@@ -1,11 +1,26 @@
 /* plugins/wireguard/status: the wireguard_status event the WebSocket pushes,
  * with counters read from the links. */
 #include <string.h>
+#include <time.h>
 #include "counters.h"
 #include "rtnl.h"
 #include "store.h"
 
 void wg_status_publish(void);
+
+/* Peers with a handshake in the last 3 minutes: WireGuard re-handshakes
+ * every 2 minutes while traffic flows, so older means idle or gone. */
+static long long wg_active_peers(const struct wg_device *dev)
+{
+    struct timespec now;
+    long long n = 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (size_t i = 0; i < dev->n_peers; i++)
+        if (dev->peers[i].last_handshake.tv_sec > 0 && now.tv_sec - dev->peers[i].last_handshake.tv_sec <= 180)
+            n++;
+    return n;
+}
+
 void wg_status_publish(void)
 {
     const struct wgm_host *h = wg.host;
@@ -24,18 +39,22 @@ void wg_status_publish(void)
         while (h->stmt_step(st) == WGM_DB_ROW) {
             struct wg_server_row row;
             struct wg_link_stats ls = {0};
+            long long active = 0;
             bool up;
             wg_store_server_read(st, &row);
             up = row.running && wg_rtnl_link_stats(row.interface, &ls) == 0;
             if (up) {
                 struct wg_device *dev = NULL;
-                if (wg.backend->ops->get(wg.backend, row.interface, &dev) == 0)
+                if (wg.backend->ops->get(wg.backend, row.interface, &dev) == 0) {
                     wg_counters_update(row.id, dev);
+                    active = wg_active_peers(dev);
+                }
                 wg_device_free(dev);
             }
-            json_array_append_new(servers, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)row.id, "name",
+            json_array_append_new(servers, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:I}", "id", (json_int_t)row.id, "name",
                                                      row.name, "status", up ? "running" : row.running ? "error" : "stopped",
                                                      "clients_count", (json_int_t)h->stmt_column_int(st, 19),
+                                                     "active_peers", (json_int_t)active,
                                                      "bytes_received", (json_int_t)ls.rx_bytes, "bytes_sent",
                                                      (json_int_t)ls.tx_bytes));
         }
