@@ -216,6 +216,16 @@ static int start_http(struct wgm_daemon *d, char *err, size_t errlen)
     return r;
 }
 
+int wgm_daemon_seal(struct wgm_daemon *d, const void *plain, size_t len, char **sealed, char *err, size_t errlen)
+{
+    int r;
+    if ((r = open_state_dir(d, err, errlen)) < 0 || (r = open_keyring(d, err, errlen)) < 0)
+        return r;
+    if ((r = wgm_secret_seal(d->keyring, plain, len, sealed)) < 0)
+        snprintf(err, errlen, "cannot seal: %s", strerror(-r));
+    return r;
+}
+
 int wgm_daemon_start(struct wgm_daemon *d, char *err, size_t errlen)
 {
     int r;

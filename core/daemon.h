@@ -44,6 +44,9 @@ struct wgm_daemon {
 /* Load and validate the configuration at @path (plugins included) into
  * @d->conf.  0, or a negative errno with "file:line: reason" in @err. */
 int wgm_daemon_configure(struct wgm_daemon *d, const char *path, char *err, size_t errlen);
+/* `wgmd --seal`: seal @plain under the master key of the configured state
+ * dir (created on first use) into @sealed (new, free()).  0 or -errno. */
+int wgm_daemon_seal(struct wgm_daemon *d, const void *plain, size_t len, char **sealed, char *err, size_t errlen);
 /* Bring every subsystem up and start serving.  0 or a negative errno. */
 int wgm_daemon_start(struct wgm_daemon *d, char *err, size_t errlen);
 /* Drain HTTP, stop plugins, close everything.  Safe on a partly started daemon. */

@@ -14,13 +14,45 @@
 #define WGM_SYSCONFDIR "/etc/wgm"
 #endif
 
+/* -s: the secret from stdin (one trailing newline dropped) → "sealed:<token>". */
+static int seal_stdin(struct wgm_daemon *d)
+{
+    char buf[4097], err[512] = "", *sealed = NULL;
+    size_t n = fread(buf, 1, sizeof(buf), stdin);
+    int r;
+
+    if (n == sizeof(buf)) {
+        fprintf(stderr, "the secret is longer than 4096 bytes\n");
+        return 1;
+    }
+    if (n && buf[n - 1] == '\n')
+        n--;
+    if (n && buf[n - 1] == '\r')
+        n--;
+    if (n == 0) {
+        fprintf(stderr, "no secret on stdin\n");
+        return 1;
+    }
+    r = wgm_daemon_seal(d, buf, n, &sealed, err, sizeof(err));
+    explicit_bzero(buf, sizeof(buf));
+    if (r < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    printf("sealed:%s\n", sealed);
+    free(sealed);
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: wgmd [-c CONFIG] [-t] [-V]\n"
+            "Usage: wgmd [-c CONFIG] [-t] [-s] [-V]\n"
             "  -c CONFIG  main configuration file (default %s/wgm.conf);\n"
             "             CONFIG's directory/conf.d/*.conf are read after it\n"
             "  -t         check the configuration and exit\n"
+            "  -s         read a secret on stdin and print it sealed under the\n"
+            "             master key (\"sealed:...\", for secrets in the config)\n"
             "  -V         print the version and exit\n",
             WGM_SYSCONFDIR);
 }
@@ -30,16 +62,17 @@ int main(int argc, char **argv)
     const char *config = WGM_SYSCONFDIR "/wgm.conf";
     struct wgm_daemon d = {0};
     char err[1024] = "";
-    bool test_only = false;
+    bool test_only = false, seal = false;
     sigset_t sigs;
     int opt, sig, rc = 0;
 
     /* Databases, keys and exports are private to wgmd's user by default. */
     umask(0077);
-    while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tsVh")) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
         case 't': test_only = true; break;
+        case 's': seal = true; break;
         case 'V': printf("wgmd %s (plugin ABI %d.%d, %s)\n", WGM_VERSION, WGM_ABI_MAJOR, WGM_ABI_MINOR,
                          WGM_ABI_SIGNATURE);
             return 0;
@@ -65,6 +98,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         wgm_daemon_stop(&d);
         return 1;
+    }
+    if (seal) {
+        rc = seal_stdin(&d);
+        wgm_daemon_stop(&d);
+        return rc;
     }
     if (test_only) {
         printf("%s: configuration OK\n", config);

@@ -203,6 +203,14 @@ static int host_metrics_render(struct wgm_ctx *ctx, char **text, size_t *len)
     return r;
 }
 
+static int64_t host_req_user(const struct wgm_req *req, const char **username)
+{
+    const struct wgm_principal *p = wgm_request_principal(req);
+    if (username)
+        *username = p ? p->username : "";
+    return p ? p->user_id : 0;
+}
+
 static const struct wgm_host host_table = {
     .struct_size = sizeof(struct wgm_host),
     .abi_major = WGM_ABI_MAJOR,
@@ -266,6 +274,7 @@ static const struct wgm_host host_table = {
     .metrics_family = wgm_metrics_family,
     .metrics_sample = wgm_metrics_sample,
     .metrics_render = host_metrics_render,
+    .req_user = host_req_user,
 };
 
 const struct wgm_host *wgm_host_table(void)

@@ -276,6 +276,9 @@ struct wgm_host {
      *  cache, WebSocket) into one exposition in the text format 0.0.4.
      *  @p text is new (host->free).  A failing provider is skipped and logged. */
     int (*metrics_render)(struct wgm_ctx *ctx, char **text, size_t *len);
+    /** The caller of @p req: its user id (0 when anonymous) and user name
+     *  (borrowed, "" when anonymous), e.g. for "acknowledged_by". */
+    int64_t (*req_user)(const struct wgm_req *req, const char **username);
 
     /* ABI 1.x additions are appended here. */
 };
