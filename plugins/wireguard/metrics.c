@@ -95,7 +95,7 @@ static int load_servers(struct server_dev **out, size_t *count)
     *count = 0;
     if (!db)
         return -EAGAIN;
-    if ((r = h->db_prepare(db, "SELECT id, interface FROM wg_servers WHERE desired = 1 ORDER BY id", &st)) < 0)
+    if ((r = h->db_prepare(db, "SELECT id, interface FROM wg_servers WHERE desired = 'running' ORDER BY id", &st)) < 0)
         goto out;
     while ((r = h->stmt_step(st)) == WGM_DB_ROW) {
         struct server_dev *nl = realloc(list, (n + 1) * sizeof(*nl)), *s;
