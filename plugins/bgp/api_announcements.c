@@ -1,6 +1,13 @@
 /* plugins/bgp/api_announcements: /bgp/announcements — prefixes wgm
  * originates (a static blackhole route exported to one session or all),
- * with optional standard communities. */
+ * with optional standard communities.
+ *
+ * Each row has a source: "api" (made here) or "ipv6pool" (made by
+ * follow.c from the pool events, source_ref "pool:ID").  The API cannot
+ * delete an ipv6pool row: the pool owns it, and the next ipv6_status would
+ * put it back anyway, so a 200 would be a lie; 409 says what to do instead.
+ * An API row may repeat an ipv6pool row's prefix (to keep it announced
+ * whatever the pool does); BIRD gets the route once. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +21,8 @@ const struct wgm_host *bgp_host(void);
 struct wgm_ctx *bgp_ctx(void);
 int bgp_apply(struct wgm_db *db, char *err, size_t errlen);
 int bgp_bird_error(struct wgm_resp *resp, int r, const char *err);
+void bgp_lock(void);
+void bgp_unlock(void);
 int bgp_announcements_register(void);
 
 /* addr/len with the host bits zero. */
@@ -64,15 +73,17 @@ static json_t *ann_json(struct wgm_stmt *st)
     json_t *c = json_loads(h->stmt_column_text(st, 3) ? h->stmt_column_text(st, 3) : "[]", 0, NULL);
     gmtime_r(&t, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:I,s:s,s:o,s:s?,s:o,s:s?,s:s}", "id", (json_int_t)h->stmt_column_int(st, 0), "prefix",
+    return json_pack("{s:I,s:s,s:o,s:s?,s:o,s:s?,s:s,s:s,s:s?}", "id", (json_int_t)h->stmt_column_int(st, 0), "prefix",
                      h->stmt_column_text(st, 1),
                      "session_id", h->stmt_column_type(st, 2) == WGM_DB_NULL ? json_null()
                                                                              : json_integer(h->stmt_column_int(st, 2)),
                      "session", h->stmt_column_text(st, 6), "communities", c ? c : json_array(), "description",
-                     h->stmt_column_text(st, 4), "created_at", ts);
+                     h->stmt_column_text(st, 4), "created_at", ts, "source",
+                     h->stmt_column_text(st, 7) ? h->stmt_column_text(st, 7) : "api", "source_ref",
+                     h->stmt_column_text(st, 8));
 }
 
-#define ACOLS "a.id, a.prefix, a.session_id, a.communities, a.description, a.created_at, s.name"
+#define ACOLS "a.id, a.prefix, a.session_id, a.communities, a.description, a.created_at, s.name, a.source, a.source_ref"
 
 static int list_anns(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
 {
@@ -170,7 +181,11 @@ static int create_ann(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         }
     }
     found = 0;
-    if (h->db_prepare(db, "SELECT id FROM bgp_announcements WHERE prefix = ? AND COALESCE(session_id, 0) = ?", &st) == 0) {
+    bgp_lock();
+    if (h->db_prepare(db,
+                      "SELECT id FROM bgp_announcements WHERE prefix = ? AND COALESCE(session_id, 0) = ?"
+                      " AND source = 'api'",
+                      &st) == 0) {
         h->stmt_bind_text(st, 1, prefix);
         h->stmt_bind_int(st, 2, sid);
         found = h->stmt_step(st) == WGM_DB_ROW;
@@ -178,6 +193,7 @@ static int create_ann(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     h->stmt_free(st);
     st = NULL;
     if (found) {
+        bgp_unlock();
         h->db_release(db);
         return wgm_resp_error(resp, 409, "RESOURCE_ALREADY_EXISTS", "this prefix is already announced there",
                               json_pack("{s:s}", "prefix", "is already announced to this session"));
@@ -201,20 +217,21 @@ static int create_ann(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     h->stmt_free(st);
     st = NULL;
     free(comm_s);
-    if (r < 0) {
+    if (r >= 0 && (r = bgp_apply(db, err, sizeof(err))) < 0) {
         h->db_rollback(db);
-        h->db_release(db);
-        return r;
-    }
-    if ((r = bgp_apply(db, err, sizeof(err))) < 0) {
-        h->db_rollback(db);
+        bgp_unlock();
         h->db_release(db);
         return bgp_bird_error(resp, r, err);
     }
-    if ((r = h->db_commit(db)) < 0) {
+    if (r >= 0)
+        r = h->db_commit(db);
+    if (r < 0) {
+        h->db_rollback(db);
+        bgp_unlock();
         h->db_release(db);
         return r;
     }
+    bgp_unlock();
     if (h->db_prepare(db, "SELECT " ACOLS " FROM bgp_announcements a LEFT JOIN bgp_sessions s ON s.id = a.session_id"
                           " WHERE a.id = ?", &st) == 0) {
         h->stmt_bind_int(st, 1, id);
@@ -232,6 +249,7 @@ static int delete_ann(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     const char *s = wgm_req_param(req, "id");
     struct wgm_db *db;
     struct wgm_stmt *st = NULL;
+    json_t *owner = NULL;
     long long id;
     char err[512];
     int r;
@@ -241,27 +259,44 @@ static int delete_ann(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such announcement", json_pack("{s:s}", "id", s ? s : ""));
     if (!(db = h->db_acquire(bgp_ctx())))
         return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "database unavailable", NULL);
-    if ((r = h->db_begin(db)) == 0 && (r = h->db_prepare(db, "DELETE FROM bgp_announcements WHERE id = ?", &st)) == 0) {
+    bgp_lock();
+    if ((r = h->db_prepare(db, "SELECT source, source_ref FROM bgp_announcements WHERE id = ?", &st)) == 0) {
         h->stmt_bind_int(st, 1, id);
         r = h->stmt_step(st);
-        if (r >= 0 && h->stmt_changes(st) == 0)
+        if (r == WGM_DB_DONE)
             r = -ENOENT;
+        else if (r == WGM_DB_ROW && h->stmt_column_text(st, 0) && strcmp(h->stmt_column_text(st, 0), "api"))
+            owner = json_pack("{s:s,s:s?}", "source", h->stmt_column_text(st, 0), "source_ref",
+                              h->stmt_column_text(st, 1));
     }
     h->stmt_free(st);
-    if (r < 0) {
-        h->db_rollback(db);
-        h->db_release(db);
-        return r == -ENOENT ? wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such announcement",
-                                             json_pack("{s:I}", "id", (json_int_t)id))
-                            : r;
+    st = NULL;
+    if (r >= 0 && !owner && (r = h->db_begin(db)) == 0 &&
+        (r = h->db_prepare(db, "DELETE FROM bgp_announcements WHERE id = ?", &st)) == 0) {
+        h->stmt_bind_int(st, 1, id);
+        r = h->stmt_step(st);
     }
-    if ((r = bgp_apply(db, err, sizeof(err))) < 0) {
+    h->stmt_free(st);
+    if (r >= 0 && !owner && (r = bgp_apply(db, err, sizeof(err))) < 0) {
         h->db_rollback(db);
+        bgp_unlock();
         h->db_release(db);
         return bgp_bird_error(resp, r, err);
     }
-    r = h->db_commit(db);
+    if (r >= 0 && !owner)
+        r = h->db_commit(db);
+    if (r < 0)
+        h->db_rollback(db);
+    bgp_unlock();
     h->db_release(db);
+    if (owner)
+        return wgm_resp_error(resp, 409, "RESOURCE_CONFLICT",
+                              "this announcement follows an ipv6pool pool and goes when the pool has no delegated"
+                              " prefix left; release the allocations, or set [bgp] announce_allocations = no",
+                              owner);
+    if (r == -ENOENT)
+        return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such announcement",
+                              json_pack("{s:I}", "id", (json_int_t)id));
     if (r < 0)
         return r;
     return wgm_resp_json(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));

@@ -18,7 +18,12 @@ long long bgp_default_local_as(void);
 int bgp_apply(struct wgm_db *db, char *err, size_t errlen);
 int bgp_bird(const char *cmd, struct birdctl_reply **out);
 int bgp_bird_error(struct wgm_resp *resp, int r, const char *err);
+void bgp_lock(void);
+void bgp_unlock(void);
 int bgp_sessions_register(void);
+int bgp_fetch_protocols(struct birdctl_protocol **out, size_t *n);
+const char *bgp_session_facts(const struct birdctl_protocol *protos, size_t n, const char *name, long long *uptime,
+                              long long *recv, long long *adv);
 
 #define COLS "id, name, neighbor, remote_as, local_as, password, hold_time, keepalive, connect_retry," \
              " multihop, ttl_security, enabled, description, created_at, updated_at"
@@ -46,8 +51,9 @@ static int not_found(struct wgm_resp *resp, int64_t id)
     return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such session", json_pack("{s:I}", "id", (json_int_t)id));
 }
 
-/* All protocols BIRD knows, or a negative errno (BIRD unreachable). */
-static int fetch_protocols(struct birdctl_protocol **out, size_t *n)
+/* All protocols BIRD knows (one `show protocols all` for every session),
+ * or a negative errno (BIRD unreachable). */
+int bgp_fetch_protocols(struct birdctl_protocol **out, size_t *n)
 {
     struct birdctl_reply *rep = NULL;
     int r = bgp_bird("show protocols all", &rep);
@@ -87,22 +93,39 @@ static json_t *na_int(long long v)
     return v == BIRDCTL_NA ? json_null() : json_integer((json_int_t)v);
 }
 
+/* The status (spec enum), uptime (seconds established, else 0) and route
+ * counts over all channels of session @name in BIRD's @protos.  A session
+ * BIRD does not list (not configured yet) is idle with nothing. */
+const char *bgp_session_facts(const struct birdctl_protocol *protos, size_t n, const char *name, long long *uptime,
+                              long long *recv, long long *adv)
+{
+    const struct birdctl_protocol *p = find_proto(protos, n, name);
+    const char *status = status_of(p);
+    long long age = 0;
+
+    *recv = *adv = 0;
+    for (size_t i = 0; p && i < p->n_channels; i++) {
+        *recv += p->channels[i].imported > 0 ? p->channels[i].imported : 0;
+        *adv += p->channels[i].exported > 0 ? p->channels[i].exported : 0;
+    }
+    *uptime = !strcmp(status, "established") && birdctl_since_age(p->since, time(NULL), &age) == 0 ? age : 0;
+    return status;
+}
+
 /* One session row (columns COLS) with BIRD's facts. */
 static json_t *session_json(struct wgm_stmt *st, const struct birdctl_protocol *protos, size_t n)
 {
     const struct wgm_host *h = bgp_host();
     const char *name = h->stmt_column_text(st, 1);
     const struct birdctl_protocol *p = find_proto(protos, n, name);
-    const char *status = status_of(p);
-    long long recv = 0, adv = 0, upd_in = 0, upd_out = 0, age = 0;
+    long long recv, adv, uptime, upd_in = 0, upd_out = 0, age = 0;
+    const char *status = bgp_session_facts(protos, n, name, &uptime, &recv, &adv);
     char created[32], updated[32], last[32];
     time_t now = time(NULL);
     bool have_age = p && birdctl_since_age(p->since, now, &age) == 0;
 
     for (size_t i = 0; p && i < p->n_channels; i++) {
         const struct birdctl_channel *c = &p->channels[i];
-        recv += c->imported > 0 ? c->imported : 0;
-        adv += c->exported > 0 ? c->exported : 0;
         upd_in += c->import_updates.received > 0 ? c->import_updates.received : 0;
         upd_out += c->export_updates.accepted > 0 ? c->export_updates.accepted : 0;
     }
@@ -115,8 +138,7 @@ static json_t *session_json(struct wgm_stmt *st, const struct birdctl_protocol *
                      "s:{s:n,s:n,s:o,s:o,s:n,s:n},s:s,s:s}",
                      "id", (json_int_t)h->stmt_column_int(st, 0), "name", name, "neighbor", h->stmt_column_text(st, 2),
                      "remote_as", (json_int_t)h->stmt_column_int(st, 3), "local_as",
-                     (json_int_t)h->stmt_column_int(st, 4), "status", status, "uptime",
-                     (json_int_t)(!strcmp(status, "established") && have_age ? age : 0), "routes_received",
+                     (json_int_t)h->stmt_column_int(st, 4), "status", status, "uptime", (json_int_t)uptime, "routes_received",
                      (json_int_t)recv, "routes_advertised", (json_int_t)adv, "last_update", have_age ? last : NULL,
                      "last_error", p && p->last_error[0] ? p->last_error : NULL, "enabled",
                      h->stmt_column_int(st, 11) != 0, "description", h->stmt_column_text(st, 12), "bird_state",
@@ -138,7 +160,7 @@ static json_t *load_session(struct wgm_db *db, int64_t id, int *status)
     size_t n = 0;
     struct wgm_stmt *st = NULL;
     json_t *out = NULL;
-    if (fetch_protocols(&protos, &n) < 0) {
+    if (bgp_fetch_protocols(&protos, &n) < 0) {
         *status = 503;
         return NULL;
     }
@@ -177,7 +199,7 @@ static int list_sessions(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         return wgm_v_respond(&v, resp);
     }
     wgm_v_end(&v);
-    if ((r = fetch_protocols(&protos, &n)) < 0) {
+    if ((r = bgp_fetch_protocols(&protos, &n)) < 0) {
         json_decref(all);
         return bgp_bird_error(resp, r, NULL);
     }
@@ -329,19 +351,41 @@ static char *seal(const char *password)
     return sealed;
 }
 
-/* Apply inside the open transaction: commit on success, roll back and
- * answer on failure.  Returns 0 when applied. */
+/* bgp_lock() then db_begin: a write that bgp_apply will render.  On
+ * failure nothing is held. */
+static int begin_locked(struct wgm_db *db)
+{
+    int r;
+    bgp_lock();
+    if ((r = bgp_host()->db_begin(db)) < 0)
+        bgp_unlock();
+    return r;
+}
+
+/* Roll back what begin_locked opened and let go of the lock. */
+static void rollback_unlock(struct wgm_db *db)
+{
+    bgp_host()->db_rollback(db);
+    bgp_unlock();
+}
+
+/* Apply inside the transaction of begin_locked: commit on success, roll
+ * back and answer on failure.  Either way the lock is released.  Returns
+ * 0 when applied. */
 static int apply_or_rollback(struct wgm_db *db, struct wgm_resp *resp, int *answered)
 {
     char err[512];
     int r = bgp_apply(db, err, sizeof(err));
     *answered = 0;
     if (r < 0) {
-        bgp_host()->db_rollback(db);
+        rollback_unlock(db);
         *answered = 1;
         return bgp_bird_error(resp, r, err);
     }
-    return bgp_host()->db_commit(db);
+    if ((r = bgp_host()->db_commit(db)) < 0)
+        bgp_host()->db_rollback(db);
+    bgp_unlock();
+    return r;
 }
 
 static int respond_session(struct wgm_db *db, int64_t id, unsigned code, struct wgm_resp *resp)
@@ -386,7 +430,7 @@ static int create_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct
         h->free(sealed);
         return r;
     }
-    if ((r = h->db_begin(db)) < 0)
+    if ((r = begin_locked(db)) < 0)
         goto fail;
     r = h->db_prepare(db,
                       "INSERT INTO bgp_sessions (name, neighbor, remote_as, local_as, password, hold_time, keepalive,"
@@ -415,14 +459,16 @@ static int create_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct
     h->free(sealed);
     sealed = NULL;
     if (r == WGM_DB_ECONSTRAINT) {
-        h->db_rollback(db);
+        rollback_unlock(db);
         r = wgm_resp_error(resp, 409, "RESOURCE_ALREADY_EXISTS", "a session already uses this name or neighbor",
                            json_pack("{s:s}", "neighbor", "is already used by another session"));
         h->db_release(db);
         return r;
     }
-    if (r < 0)
+    if (r < 0) {
+        rollback_unlock(db);
         goto fail;
+    }
     r = apply_or_rollback(db, resp, &answered);
     if (answered) {
         h->db_release(db);
@@ -513,7 +559,7 @@ static int update_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct
         h->db_release(db);
         return -EIO;
     }
-    if ((r = h->db_begin(db)) < 0)
+    if ((r = begin_locked(db)) < 0)
         goto fail;
     r = h->db_prepare(db,
                       "UPDATE bgp_sessions SET name = COALESCE(?, name), neighbor = COALESCE(?, neighbor),"
@@ -543,13 +589,15 @@ static int update_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct
     h->free(sealed);
     sealed = NULL;
     if (r == WGM_DB_ECONSTRAINT) {
-        h->db_rollback(db);
+        rollback_unlock(db);
         h->db_release(db);
         return wgm_resp_error(resp, 409, "RESOURCE_ALREADY_EXISTS", "a session already uses this name or neighbor",
                               json_pack("{s:s}", "neighbor", "is already used by another session"));
     }
-    if (r < 0)
+    if (r < 0) {
+        rollback_unlock(db);
         goto fail;
+    }
     r = apply_or_rollback(db, resp, &answered);
     if (answered) {
         h->db_release(db);
@@ -569,7 +617,7 @@ static int run_in_tx(struct wgm_db *db, int64_t id, const char *const *sql, size
 {
     const struct wgm_host *h = bgp_host();
     int r, answered;
-    if ((r = h->db_begin(db)) < 0)
+    if ((r = begin_locked(db)) < 0)
         return r;
     for (size_t i = 0; i < n && r >= 0; i++) {
         struct wgm_stmt *st = NULL;
@@ -580,7 +628,7 @@ static int run_in_tx(struct wgm_db *db, int64_t id, const char *const *sql, size
         h->stmt_free(st);
     }
     if (r < 0) {
-        h->db_rollback(db);
+        rollback_unlock(db);
         return r;
     }
     r = apply_or_rollback(db, resp, &answered);

@@ -2,7 +2,12 @@
  * Render everything from the database, write a candidate, check it with
  * `bird -p` (inside a wrapper that mirrors the main config), rename it over
  * the include file and tell BIRD `configure`.  A failing candidate is never
- * applied; a refused `configure` puts the previous file back. */
+ * applied; a refused `configure` puts the previous file back.
+ *
+ * Writers (API handlers, the ipv6pool follower) hold bgp_lock() from before
+ * their db_begin until after their commit or rollback.  bgp_apply renders
+ * the committed rows plus the caller's own, so without the lock two
+ * writers could each apply a file missing the other's row. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,10 +33,24 @@ int bgp_write_include(void);
 int bgp_apply(struct wgm_db *db, char *err, size_t errlen);
 int bgp_bird(const char *cmd, struct birdctl_reply **out);
 int bgp_bird_error(struct wgm_resp *resp, int r, const char *err);
+void bgp_lock(void);
+void bgp_unlock(void);
 
 #define BGP_BIRD_TIMEOUT_MS 5000
 
+/* The writer lock (file comment).  Take it after db_acquire, never the
+ * other way round, so a holder never waits for a pooled connection. */
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void bgp_lock(void)
+{
+    pthread_mutex_lock(&apply_lock);
+}
+
+void bgp_unlock(void)
+{
+    pthread_mutex_unlock(&apply_lock);
+}
 
 struct owned_session {
     struct birdconf_session s;
@@ -219,11 +238,10 @@ int bgp_write_include(void)
     struct wgm_db *db = bgp_host()->db_acquire(bgp_ctx());
     char *text = NULL, err[256] = "";
     int r = -EIO;
-    if (db) {
-        r = bgp_render(db, &text, err, sizeof(err));
-        bgp_host()->db_release(db);
-    }
+    /* Rendered under the lock: a writer's commit lands before or after. */
     pthread_mutex_lock(&apply_lock);
+    if (db)
+        r = bgp_render(db, &text, err, sizeof(err));
     if (r < 0) {
         char *old = read_file(bgp_include_path());
         bgp_host()->log(bgp_ctx(), WGM_LOG_WARN, "cannot render the BIRD include file: %s", err[0] ? err : strerror(-r));
@@ -233,6 +251,7 @@ int bgp_write_include(void)
         r = write_file(bgp_include_path(), text);
     }
     pthread_mutex_unlock(&apply_lock);
+    bgp_host()->db_release(db);
     free(text);
     return r;
 }
@@ -250,6 +269,8 @@ static bool unreachable(int r)
            r == -EACCES || r == -ENOTSOCK || r == -EPIPE || r == -EHOSTDOWN;
 }
 
+/* Render @db's view (the caller's open transaction included), check it and
+ * hand it to BIRD.  The caller holds bgp_lock(). */
 int bgp_apply(struct wgm_db *db, char *err, size_t errlen)
 {
     const char *inc = bgp_include_path();
@@ -266,7 +287,6 @@ int bgp_apply(struct wgm_db *db, char *err, size_t errlen)
         free(text);
         return -ENOMEM;
     }
-    pthread_mutex_lock(&apply_lock);
     /* BIRD must be there to apply anything */
     if ((r = bgp_bird("show status", &rep)) < 0 && r != -EREMOTEIO) {
         snprintf(err, errlen, "BIRD is not reachable at %s: %s", bgp_socket(), strerror(-r));
@@ -306,7 +326,6 @@ int bgp_apply(struct wgm_db *db, char *err, size_t errlen)
         r = r == -EREMOTEIO ? -EINVAL : -EHOSTDOWN;
     }
 out:
-    pthread_mutex_unlock(&apply_lock);
     birdctl_reply_free(rep);
     free(old);
     free(text);

@@ -36,6 +36,12 @@ extern const size_t bgp_migrations_count;
 int bgp_sessions_register(void);
 int bgp_routes_register(void);
 int bgp_announcements_register(void);
+/* follow.c */
+int bgp_follow_init(const char *mode);
+int bgp_follow_start(void);
+void bgp_follow_fini(void);
+/* status.c */
+void bgp_status_tick(struct wgm_ctx *ctx, void *data);
 
 static struct {
     const struct wgm_host *host;
@@ -190,6 +196,13 @@ static int bgp_init(struct wgm_ctx *ctx, const struct wgm_host *host)
     if ((r = host->migrate(ctx, bgp_migrations, bgp_migrations_count)) < 0 || (r = bgp_sessions_register()) < 0 ||
         (r = bgp_routes_register()) < 0 || (r = bgp_announcements_register()) < 0)
         return r;
+    if ((r = bgp_follow_init(host->conf_get(ctx, "announce_allocations"))) < 0) {
+        host->log(ctx, WGM_LOG_ERROR, "[bgp] announce_allocations must be aggregate, each or no");
+        return r;
+    }
+    if (host->timer_add(ctx, (unsigned)atoi(host->conf_get(ctx, "status_interval")) * 1000u, bgp_status_tick, NULL,
+                        NULL) < 0)
+        return -ENOMEM;
     if (bgp.managed) {
         if (access(bgp.binary, X_OK) < 0) {
             host->log(ctx, WGM_LOG_ERROR, "[bgp] manage_daemon = yes but %s cannot be run: %s", bgp.binary,
@@ -203,8 +216,8 @@ static int bgp_init(struct wgm_ctx *ctx, const struct wgm_host *host)
         if (host->timer_add(ctx, 1000, supervise_tick, NULL, NULL) < 0)
             return -ENOMEM;
     }
-    host->log(ctx, WGM_LOG_INFO, "bird socket %s, include file %s%s", bgp.socket, bgp.include,
-              bgp.managed ? " (private bird)" : "");
+    host->log(ctx, WGM_LOG_INFO, "bird socket %s, include file %s%s; ipv6pool allocations announced: %s", bgp.socket,
+              bgp.include, bgp.managed ? " (private bird)" : "", host->conf_get(ctx, "announce_allocations"));
     return 0;
 }
 
@@ -212,7 +225,7 @@ static int bgp_start(struct wgm_ctx *ctx)
 {
     (void)ctx;
     if (!bgp.managed)
-        return 0;
+        return bgp_follow_start();
     bgp_write_include();
     spawn_bird();
     /* let the API find bird answering from the first request */
@@ -224,12 +237,13 @@ static int bgp_start(struct wgm_ctx *ctx)
         }
         usleep(50000);
     }
-    return 0;
+    return bgp_follow_start();
 }
 
 static void bgp_fini(struct wgm_ctx *ctx)
 {
     (void)ctx;
+    bgp_follow_fini();
     if (bgp.child > 0) {
         int status;
         kill(bgp.child, SIGTERM);
@@ -258,6 +272,10 @@ static const struct wgm_conf_key bgp_config[] = {
     {.key = "manage_daemon", .type = WGM_CONF_BOOL, .def = "no",
      .help = "start and supervise a private BIRD with its own config, socket and pid file under the state dir"},
     {.key = "bird_binary", .type = WGM_CONF_STRING, .def = "/usr/sbin/bird", .help = "bird, for `bird -p` and manage_daemon"},
+    {.key = "announce_allocations", .type = WGM_CONF_ENUM, .def = "aggregate", .choices = "aggregate|each|no",
+     .help = "announce ipv6pool's delegated prefixes: each pool's prefix while it has one (aggregate), each one, or no"},
+    {.key = "status_interval", .type = WGM_CONF_INT, .def = "10", .min = 1, .max = 3600,
+     .help = "seconds between bgp_status events (WebSocket, bgp.view)"},
     {NULL},
 };
 

@@ -55,7 +55,28 @@ static const char *const v1_mysql[] = {
     NULL,
 };
 
+/* Where an announcement comes from: "api", or "ipv6pool" with source_ref
+ * "pool:ID" (follow.c).  The unique key lets two wgmd on one database
+ * follow the same pool without doubling its rows; API rows have a NULL
+ * source_ref, which a unique key never compares equal.  MariaDB commits
+ * each DDL, so its variant is one statement. */
+static const char *const v2_sqlite[] = {
+    "ALTER TABLE bgp_announcements ADD COLUMN source TEXT NOT NULL DEFAULT 'api'",
+    "ALTER TABLE bgp_announcements ADD COLUMN source_ref TEXT",
+    "CREATE UNIQUE INDEX bgp_announcements_source ON bgp_announcements(source, source_ref, prefix)",
+    NULL,
+};
+
+static const char *const v2_mysql[] = {
+    "ALTER TABLE bgp_announcements"
+    " ADD COLUMN source VARCHAR(16) NOT NULL DEFAULT 'api',"
+    " ADD COLUMN source_ref VARCHAR(64) NULL,"
+    " ADD UNIQUE KEY bgp_announcements_source (source, source_ref, prefix)",
+    NULL,
+};
+
 const struct wgm_migration bgp_migrations[] = {
     {.version = 1, .sqlite = v1_sqlite, .mysql = v1_mysql},
+    {.version = 2, .sqlite = v2_sqlite, .mysql = v2_mysql},
 };
 const size_t bgp_migrations_count = sizeof(bgp_migrations) / sizeof(bgp_migrations[0]);

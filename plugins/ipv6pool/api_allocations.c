@@ -4,8 +4,11 @@
  * An allocation may name a WireGuard client (client_id).  Creating one for
  * a client publishes ipv6.allocation.created, releasing it (by request, by
  * expiry or with its pool) ipv6.allocation.released, both with
- * {allocation_id, client_id, prefix}; the wireguard plugin routes the
- * prefix when it is loaded, and nothing here depends on it.
+ * {allocation_id, client_id, prefix, pool_id, pool_prefix}; released also
+ * carries pool_has_delegated, whether the pool still has a client allocation
+ * (so bgp can withdraw an aggregate with its last one).  The wireguard plugin
+ * routes the prefix and bgp announces it when they are loaded; nothing here
+ * depends on either.
  *
  * Released allocations leave the table (the allocator keeps the prefix in
  * quarantine), so every stored allocation is "active". */
@@ -290,11 +293,13 @@ static int create_allocation(struct wgm_ctx *ctx, const struct wgm_req *req, str
     if (!out)
         return r < 0 ? r : -EIO;
     if (t.client_id > 0) {
-        char prefix[V6_PREFIX_STRLEN];
+        char prefix[V6_PREFIX_STRLEN], pool_prefix[V6_PREFIX_STRLEN];
         v6_prefix_format(&t.out.prefix, prefix, sizeof(prefix));
+        v6_prefix_format(&t.pool.prefix, pool_prefix, sizeof(pool_prefix));
         h->publish(v6p_ctx, "ipv6.allocation.created",
-                   json_pack("{s:I,s:I,s:s}", "allocation_id", (json_int_t)t.out.id, "client_id",
-                             (json_int_t)t.client_id, "prefix", prefix));
+                   json_pack("{s:I,s:I,s:s,s:I,s:s}", "allocation_id", (json_int_t)t.out.id, "client_id",
+                             (json_int_t)t.client_id, "prefix", prefix, "pool_id", (json_int_t)t.pool_id,
+                             "pool_prefix", pool_prefix));
     }
     return wgm_resp_json(resp, 201, out);
 }
@@ -395,8 +400,26 @@ static int get_allocation(struct wgm_ctx *ctx, const struct wgm_req *req, struct
 
 struct release_txn {
     int64_t id, now;
-    json_t *row;  /* the allocation as it was, status "released" */
+    json_t *row;            /* the allocation as it was, status "released" */
+    char pool_prefix[V6_PREFIX_STRLEN];
+    int pool_has_delegated; /* 1 while a client allocation is left in the pool */
 };
+
+/* 1 when @pool_id has an allocation bound to a client, 0 when not, or a
+ * negative errno.  One index probe, not a count: pools can be huge. */
+static int pool_has_delegated(struct wgm_db *db, int64_t pool_id)
+{
+    const struct wgm_host *h = v6p_host;
+    struct wgm_stmt *st = NULL;
+    int r = h->db_prepare(db, "SELECT 1 FROM ipv6_allocations WHERE pool_id = ? AND client_id IS NOT NULL LIMIT 1", &st);
+
+    if (r == 0) {
+        h->stmt_bind_int(st, 1, pool_id);
+        r = h->stmt_step(st);
+    }
+    h->stmt_free(st);
+    return r == WGM_DB_ROW ? 1 : r;
+}
 
 static int release_body(struct wgm_db *db, void *arg)
 {
@@ -409,7 +432,12 @@ static int release_body(struct wgm_db *db, void *arg)
         return r;
     if ((r = v6p_pool_load(db, json_integer_value(json_object_get(t->row, "pool_id")), &pool, NULL, NULL)) < 0)
         return r;
-    return v6_alloc_release_id(v6p_host, db, &pool, t->id, t->now);
+    if ((r = v6_alloc_release_id(v6p_host, db, &pool, t->id, t->now)) < 0)
+        return r;
+    /* Counted inside the transaction: what is left once this one is gone. */
+    v6_prefix_format(&pool.prefix, t->pool_prefix, sizeof(t->pool_prefix));
+    t->pool_has_delegated = pool_has_delegated(db, pool.id);
+    return t->pool_has_delegated < 0 ? t->pool_has_delegated : 0;
 }
 
 /* Release allocation @id and publish the event: 0, -ENOENT or an error.
@@ -427,8 +455,10 @@ static int release(struct wgm_db *db, int64_t id, json_t **row)
     cid = json_object_get(t.row, "client_id");
     if (json_is_integer(cid))
         v6p_host->publish(v6p_ctx, "ipv6.allocation.released",
-                          json_pack("{s:I,s:O,s:O}", "allocation_id", (json_int_t)id, "client_id", cid, "prefix",
-                                    json_object_get(t.row, "allocated_prefix")));
+                          json_pack("{s:I,s:O,s:O,s:O,s:s,s:b}", "allocation_id", (json_int_t)id, "client_id", cid,
+                                    "prefix", json_object_get(t.row, "allocated_prefix"), "pool_id",
+                                    json_object_get(t.row, "pool_id"), "pool_prefix", t.pool_prefix,
+                                    "pool_has_delegated", t.pool_has_delegated));
     if (row)
         *row = t.row;
     else

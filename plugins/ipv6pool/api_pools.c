@@ -1,6 +1,12 @@
 /* plugins/ipv6pool/api_pools: /ipv6/pools — list, create, read, update,
  * delete — and the ipv6_status event with every pool's figures.
  *
+ * ipv6_status also gives, per pool, its prefix and how many prefixes are
+ * delegated to a client (allocations with a client_id).  At most once a
+ * minute ipv6.delegations (not pushed to WebSocket clients) lists them: the
+ * whole state behind the ipv6.allocation.* events, so a subscriber that
+ * missed some (bgp loaded later, a restart) converges.
+ *
  * Counts are exact at any size: total_prefixes, available_prefixes and
  * reserved_prefixes are JSON integers up to 2^53 (the largest every JSON
  * reader holds exactly) and decimal strings above it.  Pools are few, so a
@@ -542,7 +548,10 @@ static int create_pool(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     }
     r = fetch_pool(db, t.id, false, &row);
     if (r == 0) {
-        h->publish(v6p_ctx, "ipv6.pool.created", json_pack("{s:I,s:s}", "id", (json_int_t)t.id, "name", in.name));
+        char prefix[V6_PREFIX_STRLEN];
+        v6_prefix_format(&row.prefix, prefix, sizeof(prefix));
+        h->publish(v6p_ctx, "ipv6.pool.created",
+                   json_pack("{s:I,s:s,s:s}", "id", (json_int_t)t.id, "name", in.name, "prefix", prefix));
         r = wgm_resp_json(resp, 201, pool_json(db, &row));
     }
     h->db_release(db);
@@ -690,6 +699,7 @@ static int delete_txn(struct wgm_db *db, void *arg)
     const struct wgm_host *h = v6p_host;
     struct pool_txn *t = arg;
     struct wgm_stmt *st = NULL;
+    char pool_prefix[V6_PREFIX_STRLEN];
     int r;
 
     json_decref(t->events);
@@ -701,18 +711,22 @@ static int delete_txn(struct wgm_db *db, void *arg)
         t->conflict = "the pool has allocations; repeat with ?force=true";
         return -ENOTEMPTY;
     }
-    /* The WireGuard clients losing a prefix, for the events after commit. */
+    /* The WireGuard clients losing a prefix, for the events after commit;
+     * the pool goes with them, so none is left delegated. */
     t->events = json_array();
+    v6_prefix_format(&t->old.prefix, pool_prefix, sizeof(pool_prefix));
     r = h->db_prepare(db,
                       "SELECT id, client_id, prefix FROM ipv6_allocations WHERE pool_id = ? AND client_id IS NOT NULL",
                       &st);
     if (r == 0) {
         h->stmt_bind_int(st, 1, t->id);
         while ((r = h->stmt_step(st)) == WGM_DB_ROW)
-            json_array_append_new(t->events, json_pack("{s:I,s:I,s:s}", "allocation_id",
-                                                       (json_int_t)h->stmt_column_int(st, 0), "client_id",
-                                                       (json_int_t)h->stmt_column_int(st, 1), "prefix",
-                                                       h->stmt_column_text(st, 2)));
+            json_array_append_new(t->events,
+                                  json_pack("{s:I,s:I,s:s,s:I,s:s,s:b}", "allocation_id",
+                                            (json_int_t)h->stmt_column_int(st, 0), "client_id",
+                                            (json_int_t)h->stmt_column_int(st, 1), "prefix",
+                                            h->stmt_column_text(st, 2), "pool_id", (json_int_t)t->id, "pool_prefix",
+                                            pool_prefix, "pool_has_delegated", 0));
     }
     h->stmt_free(st);
     if (r < 0)
@@ -759,34 +773,106 @@ static int delete_pool(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
 
 /* --- status event ----------------------------------------------------------- */
 
+static int64_t v6p_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void v6p_status_publish(void)
 {
+    /* The full list of delegated prefixes goes out on its own topic and
+     * less often: it grows with the allocations, and WebSocket clients of
+     * ipv6_status only need the counts. */
+    static int64_t last_delegations_ms;
     const struct wgm_host *h = v6p_host;
     struct wgm_db *db = h->db_acquire(v6p_ctx);
     struct wgm_stmt *st = NULL;
-    json_t *pools;
+    json_t *pools, *lists, *by_id, *counts, *p;
+    int64_t now_ms = v6p_now_ms();
+    bool full = now_ms - last_delegations_ms >= atoll(h->conf_get(v6p_ctx, "delegations_interval_ms"));
+    size_t i;
+    int r;
 
     if (!db)
         return;
     pools = json_array();
-    if (h->db_prepare(db, "SELECT " POOL_COLUMNS " ORDER BY p.id", &st) == 0) {
-        while (h->stmt_step(st) == WGM_DB_ROW) {
-            struct pool_row p;
-            struct v6_pool vp;
-            struct v6_count total, avail;
-            if (read_pool(st, &p) < 0)
-                continue;
-            to_v6_pool(&p, &vp);
-            v6_pool_counts(&vp, p.allocated, &total, &avail);
-            json_array_append_new(pools, json_pack("{s:I,s:s,s:s,s:o,s:I,s:o}", "id", (json_int_t)p.id, "name", p.name,
-                                                   "status", p.status, "total_prefixes", count_json(&total),
-                                                   "allocated", (json_int_t)p.allocated, "available_prefixes",
-                                                   count_json(&avail)));
-        }
+    lists = json_array();
+    by_id = json_object(); /* "id" -> that pool's delegated_prefixes */
+    counts = json_object(); /* "id" -> number delegated */
+    /* Two reads, no transaction (on SQLite that would hold the write lock):
+     * a change between them only shows what is true a moment later. */
+    if ((r = h->db_prepare(db, "SELECT " POOL_COLUMNS " ORDER BY p.id", &st)) < 0)
+        goto out;
+    while ((r = h->stmt_step(st)) == WGM_DB_ROW) {
+        struct pool_row row;
+        struct v6_pool vp;
+        struct v6_count total, avail;
+        char prefix[V6_PREFIX_STRLEN], key[24];
+        json_t *delegated;
+        if (read_pool(st, &row) < 0)
+            continue;
+        to_v6_pool(&row, &vp);
+        v6_pool_counts(&vp, row.allocated, &total, &avail);
+        v6_prefix_format(&row.prefix, prefix, sizeof(prefix));
+        snprintf(key, sizeof(key), "%lld", (long long)row.id);
+        delegated = json_array();
+        json_object_set(by_id, key, delegated);
+        json_array_append_new(lists, json_pack("{s:I,s:s,s:o}", "id", (json_int_t)row.id, "prefix", prefix,
+                                               "delegated_prefixes", delegated));
+        json_array_append_new(pools, json_pack("{s:I,s:s,s:s,s:s,s:o,s:I,s:o}", "id", (json_int_t)row.id, "name",
+                                               row.name, "prefix", prefix, "status", row.status, "total_prefixes",
+                                               count_json(&total), "allocated", (json_int_t)row.allocated,
+                                               "available_prefixes", count_json(&avail)));
     }
+    if (r < 0)
+        goto out;
+    h->stmt_free(st);
+    st = NULL;
+    if ((r = h->db_prepare(db,
+                           full ? "SELECT pool_id, prefix FROM ipv6_allocations WHERE client_id IS NOT NULL"
+                                  " ORDER BY pool_id, idx"
+                                : "SELECT pool_id, COUNT(*) FROM ipv6_allocations WHERE client_id IS NOT NULL"
+                                  " GROUP BY pool_id",
+                           &st)) < 0)
+        goto out;
+    while ((r = h->stmt_step(st)) == WGM_DB_ROW) {
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)h->stmt_column_int(st, 0));
+        /* A pool created between the two reads is not listed: skipped. */
+        if (full)
+            json_array_append_new(json_object_get(by_id, key), json_string(h->stmt_column_text(st, 1)));
+        else
+            json_object_set_new(counts, key, json_integer((json_int_t)h->stmt_column_int(st, 1)));
+    }
+out:
     h->stmt_free(st);
     h->db_release(db);
+    /* A half-read status would tell subscribers that prefixes were released. */
+    if (r < 0) {
+        json_decref(pools);
+        json_decref(lists);
+        json_decref(by_id);
+        json_decref(counts);
+        return;
+    }
+    json_array_foreach(pools, i, p) {
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(p, "id")));
+        json_object_set_new(p, "delegated",
+                            json_integer(full ? (json_int_t)json_array_size(json_object_get(by_id, key))
+                                              : json_integer_value(json_object_get(counts, key))));
+    }
+    json_decref(by_id);
+    json_decref(counts);
     h->publish(v6p_ctx, "ipv6_status", json_pack("{s:o}", "pools", pools));
+    if (full) {
+        last_delegations_ms = now_ms;
+        h->publish(v6p_ctx, "ipv6.delegations", json_pack("{s:o}", "pools", lists));
+    } else {
+        json_decref(lists);
+    }
 }
 
 int v6p_pools_register(void)

@@ -65,6 +65,8 @@ static const struct wgm_conf_key ipv6pool_config[] = {
      .help = "seconds a released prefix rests before it is handed out again"},
     {.key = "status_interval_ms", .type = WGM_CONF_INT, .def = "5000", .min = 100, .max = 3600000,
      .help = "how often ipv6_status (per-pool counts) is published"},
+    {.key = "delegations_interval_ms", .type = WGM_CONF_INT, .def = "60000", .min = 100, .max = 3600000,
+     .help = "how often ipv6.delegations (every delegated prefix, for bgp.so to converge) is published"},
     {.key = "expire_interval_ms", .type = WGM_CONF_INT, .def = "30000", .min = 100, .max = 3600000,
      .help = "how often allocations past their expires_at are released"},
     {NULL},

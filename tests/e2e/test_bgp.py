@@ -2,8 +2,10 @@
 in one namespace, a peer BIRD configured by the test in the other, joined
 by veth.  A session created through the API comes up; a route the peer
 exports shows in GET /bgp/routes; an announcement made through the API
-reaches the peer's table; stopping the session takes it down on the peer;
-deleting the announcement withdraws it."""
+reaches the peer's table; so does the pool of a prefix ipv6pool delegates
+to a client (announce_allocations = aggregate, the default) until it is
+released; stopping the session takes it down on the peer; deleting the
+announcement withdraws it."""
 import os
 import shutil
 import subprocess
@@ -82,6 +84,9 @@ def test_session_routes_and_announcements(topology, peer_bird, wgmd_in, tmp_path
     with open(os.path.join(str(tmp_path), "conf.d", "70-bgp.conf"), "w") as f:
         f.write("[bgp]\nenabled = yes\nmanage_daemon = yes\nrouter_id = 198.18.0.1\nlocal_as = 65001\n"
                 "bird_socket = /tmp/wgm-own-%s.ctl\n" % tag)
+    # ipv6pool keeps a client_id as given without the wireguard plugin
+    with open(os.path.join(str(tmp_path), "conf.d", "50-wireguard.conf"), "w") as f:
+        f.write("[wireguard]\nenabled = no\n")
     d = wgmd_in(srv)
 
     r = d.call("POST", "/bgp/sessions", json={"name": "peer", "neighbor": "fd18::2", "remote_as": 65002,
@@ -116,6 +121,21 @@ def test_session_routes_and_announcements(topology, peer_bird, wgmd_in, tmp_path
     assert wait_for(lambda: "2001:db8:4400::/48" in birdc(peer_bird, "show", "route")), birdc(peer_bird, "show", "route")
     assert "65001:42" in birdc(peer_bird, "show", "route", "all", "for", "2001:db8:4400::/48") or \
         "(65001,42)" in birdc(peer_bird, "show", "route", "all", "for", "2001:db8:4400::/48")
+
+    # a prefix delegated to a client: its pool's aggregate reaches the peer, not the /64
+    r = d.call("POST", "/ipv6/pools", json={"name": "e2e", "prefix": "2001:db8:7700::/48", "prefix_length": 64})
+    assert r.status_code == 201, r.text
+    r = d.call("POST", "/ipv6/allocations", json={"pool_id": r.json()["data"]["id"], "client_id": 1})
+    assert r.status_code == 201, r.text
+    alloc = r.json()["data"]
+    assert wait_for(lambda: "2001:db8:7700::/48" in birdc(peer_bird, "show", "route")), \
+        (birdc(peer_bird, "show", "route"), d.call("GET", "/bgp/announcements").text)
+    assert alloc["allocated_prefix"] not in birdc(peer_bird, "show", "route")
+    assert [a["source"] for a in d.call("GET", "/bgp/announcements").json()["data"]["announcements"]
+            if a["prefix"] == "2001:db8:7700::/48"] == ["ipv6pool"]
+    assert d.call("DELETE", "/ipv6/allocations/%d" % alloc["id"]).status_code == 200
+    assert wait_for(lambda: "2001:db8:7700::/48" not in birdc(peer_bird, "show", "route")), \
+        birdc(peer_bird, "show", "route")
 
     # stopping the session through the API takes it down on the peer
     assert d.call("POST", "/bgp/sessions/%d/stop" % sid).status_code == 200
