@@ -10,12 +10,17 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 wait_http() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 json_field() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print(d[sys.argv[1]])' "$1"; }
 
-# start_wgmd WORKDIR: sets WGM_PID and BASE (http://127.0.0.1:PORT/api/v1) and TOKEN.
+# start_wgmd WORKDIR [PLUGIN...]: sets WGM_PID and BASE (http://127.0.0.1:PORT/api/v1)
+# and TOKEN.  The named plugins (e.g. monitor) are copied from the prefix;
+# extra configuration can be put in WORKDIR/conf.d/ beforehand.
 start_wgmd() {
-  local work=$1 port
+  local work=$1 port p
+  shift
+  mkdir -p "$work/plugins" "$work/conf.d"
+  for p in "$@"; do cp "$PREFIX/lib/wgm/plugins/$p.so" "$work/plugins/"; done
   port=$(free_port)
   printf '[http]\nlisten = 127.0.0.1:%s\nthreads = 4\n[log]\naccess_log = no\nlevel = warn\n' "$port" >"$work/wgm.conf"
-  WGM_ADMIN_PASSWORD="$BENCH_PASSWORD" WGM_STATE_DIR="$work/state" WGM_PLUGIN_DIR="$work/none" \
+  WGM_ADMIN_PASSWORD="$BENCH_PASSWORD" WGM_STATE_DIR="$work/state" WGM_PLUGIN_DIR="$work/plugins" \
     "$PREFIX/sbin/wgmd" -c "$work/wgm.conf" 2>"$work/wgmd.log" &
   WGM_PID=$!
   BASE="http://127.0.0.1:$port/api/v1"

@@ -19,9 +19,10 @@ def test_every_route_enforces_its_permission(daemons, example_so):
     import os
     from conftest import PREFIX
     plugins = [example_so, "good", "slow"]
-    wireguard = os.path.join(PREFIX, "lib", "wgm", "plugins", "wireguard.so")
-    if os.path.exists(wireguard):  # built unless configure --disable-wireguard
-        plugins.append(wireguard)
+    for name in ("wireguard", "ipv6pool", "bgp", "monitor"):
+        so = os.path.join(PREFIX, "lib", "wgm", "plugins", name + ".so")
+        if os.path.exists(so):  # built unless configure --disable-<name>
+            plugins.append(so)
     d = daemons(plugins=plugins)
     admin = d.login()
     # the walk makes hundreds of calls: lift the limits through the API itself
@@ -31,6 +32,8 @@ def test_every_route_enforces_its_permission(daemons, example_so):
     templates = {r["path"] for r in routes}
     assert "/api/v1/example/ticks" in templates  # a plugin's route is in the walk
     assert any(t.startswith("/api/v1/wireguard/") for t in templates) or len(plugins) == 3
+    # /metrics (monitor.so, prometheus = auth by default) is outside /api/v1 and walked too
+    assert "/metrics" in templates or not any("monitor.so" in p for p in plugins if isinstance(p, str))
     assert len(routes) >= 30
     nobody = d.call("POST", "/auth/api-keys", token=admin,
                     json={"name": "no-permissions", "permissions": [], "access_level": "write"}).json()["data"]["api_key"]

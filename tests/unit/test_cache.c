@@ -348,6 +348,21 @@ static void t_stats(struct wgm_cache *c, const char *url)
     else
         ok(f0.keys == 0 && f1.keys == 3, "stats: keys counts the store (%llu -> %llu)",
            (unsigned long long)f0.keys, (unsigned long long)f1.keys);
+    /* memory: the store's own accounting grows with a large value and
+     * shrinks back when it goes; Redis: used_memory from INFO */
+    ok(f1.memory_bytes > 0, "stats: memory_bytes reported (%lld)", (long long)f1.memory_bytes);
+    if (!is_redis(url)) {
+        static char big[65537];
+        struct wgm_cache_stats f2, f3;
+        memset(big, 'x', sizeof(big) - 1);
+        wgm_cache_set(f, K(k, "big"), big, 60);
+        wgm_cache_stats(f, &f2);
+        ok(f2.memory_bytes >= f1.memory_bytes + 65536, "stats: a 64 KiB value is counted (%lld -> %lld)",
+           (long long)f1.memory_bytes, (long long)f2.memory_bytes);
+        wgm_cache_del(f, K(k, "big"));
+        wgm_cache_stats(f, &f3);
+        is_int(f3.memory_bytes, f1.memory_bytes, "stats: and uncounted when deleted");
+    }
     wgm_cache_del(f, K(k, "sk1"));
     wgm_cache_del(f, K(k, "sk2"));
     wgm_cache_del(f, K(k, "sk3"));
