@@ -298,11 +298,11 @@ static void run(struct action *a, int64_t now)
 
 void mon_alerts_evaluate(const struct mon_values *values, int64_t now)
 {
-    struct action *todo = NULL;
+    struct action *actions = NULL;
     size_t n = 0;
 
     pthread_mutex_lock(&lock);
-    if (n_rules && !(todo = calloc(n_rules, sizeof(*todo)))) {
+    if (n_rules && !(actions = calloc(n_rules, sizeof(*actions)))) {
         pthread_mutex_unlock(&lock);
         return;
     }
@@ -314,7 +314,7 @@ void mon_alerts_evaluate(const struct mon_values *values, int64_t now)
         enum mon_transition t = mon_rule_step(&r->st, holds, now, r->duration_s);
         if (t == TRANS_NONE)
             continue;
-        struct action *a = &todo[n++];
+        struct action *a = &actions[n++];
         a->what = t;
         a->r = *r;
         a->r.channels = json_incref(r->channels);
@@ -326,10 +326,10 @@ void mon_alerts_evaluate(const struct mon_values *values, int64_t now)
     }
     pthread_mutex_unlock(&lock);
     for (size_t i = 0; i < n; i++) {
-        run(&todo[i], now);
-        json_decref(todo[i].r.channels);
+        run(&actions[i], now);
+        json_decref(actions[i].r.channels);
     }
-    free(todo);
+    free(actions);
 }
 
 /* The phase of rule @id for the API ("ok", "pending", "firing"). */

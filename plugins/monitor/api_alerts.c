@@ -23,13 +23,13 @@ static json_t *rule_json(struct wgm_stmt *st)
 {
     const struct wgm_host *h = mon.host;
     char c[32], u[32];
-    const char *desc = h->stmt_column_text(st, 2);
+    const char *desc = h->stmt_column_text(st, 2); /* "" is a cleared one */
     json_t *channels = json_loads(h->stmt_column_text(st, 10), 0, NULL), *tags = json_loads(h->stmt_column_text(st, 11), 0, NULL);
     mon_rfc3339(h->stmt_column_int(st, 12), c, sizeof(c));
     mon_rfc3339(h->stmt_column_int(st, 13), u, sizeof(u));
     return json_pack("{s:I,s:s,s:o,s:s,s:s,s:f,s:s,s:I,s:b,s:I,s:o,s:o,s:s,s:s,s:s}", "id",
                      (json_int_t)h->stmt_column_int(st, 0), "name", h->stmt_column_text(st, 1), "description",
-                     desc ? json_string(desc) : json_null(), "metric_name", h->stmt_column_text(st, 3), "condition",
+                     desc && *desc ? json_string(desc) : json_null(), "metric_name", h->stmt_column_text(st, 3), "condition",
                      h->stmt_column_text(st, 4), "threshold", h->stmt_column_double(st, 5), "level",
                      h->stmt_column_text(st, 6), "duration", (json_int_t)h->stmt_column_int(st, 7), "enabled",
                      h->stmt_column_int(st, 8) != 0, "cooldown_minutes", (json_int_t)h->stmt_column_int(st, 9),
@@ -147,6 +147,36 @@ static void read_rule(struct wgm_v *v, bool create, struct rule_in *in)
     }
 }
 
+/* Parameters 1..11 of both the INSERT and the UPDATE, in column order; a
+ * field absent from a PUT binds NULL, which the UPDATE's COALESCE keeps. */
+static void bind_rule(struct wgm_stmt *st, const struct rule_in *in)
+{
+    const struct wgm_host *h = mon.host;
+    h->stmt_bind_text(st, 1, in->name);
+    h->stmt_bind_text(st, 2, in->description);
+    h->stmt_bind_text(st, 3, in->metric_name);
+    h->stmt_bind_text(st, 4, in->condition);
+    if (in->has_threshold)
+        h->stmt_bind_double(st, 5, in->threshold);
+    else
+        h->stmt_bind_null(st, 5);
+    h->stmt_bind_text(st, 6, in->level);
+    if (in->has_duration)
+        h->stmt_bind_int(st, 7, in->duration);
+    else
+        h->stmt_bind_null(st, 7);
+    if (in->has_enabled)
+        h->stmt_bind_int(st, 8, in->enabled);
+    else
+        h->stmt_bind_null(st, 8);
+    if (in->has_cooldown)
+        h->stmt_bind_int(st, 9, in->cooldown);
+    else
+        h->stmt_bind_null(st, 9);
+    h->stmt_bind_text(st, 10, in->channels);
+    h->stmt_bind_text(st, 11, in->tags);
+}
+
 static bool unique_violation(int r)
 {
     return r == WGM_DB_ECONSTRAINT;
@@ -188,17 +218,7 @@ static int create_rule(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       &st);
     if (r == 0) {
-        h->stmt_bind_text(st, 1, in.name);
-        h->stmt_bind_text(st, 2, in.description);
-        h->stmt_bind_text(st, 3, in.metric_name);
-        h->stmt_bind_text(st, 4, in.condition);
-        h->stmt_bind_double(st, 5, in.threshold);
-        h->stmt_bind_text(st, 6, in.level);
-        h->stmt_bind_int(st, 7, in.duration);
-        h->stmt_bind_int(st, 8, in.enabled);
-        h->stmt_bind_int(st, 9, in.cooldown);
-        h->stmt_bind_text(st, 10, in.channels);
-        h->stmt_bind_text(st, 11, in.tags);
+        bind_rule(st, &in);
         h->stmt_bind_int(st, 12, now);
         h->stmt_bind_int(st, 13, now);
         r = h->stmt_step(st);
@@ -341,29 +361,7 @@ static int update_rule(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
                       " updated_at = ? WHERE id = ?",
                       &st);
     if (r == 0) {
-        h->stmt_bind_text(st, 1, in.name);
-        h->stmt_bind_text(st, 2, in.description);
-        h->stmt_bind_text(st, 3, in.metric_name);
-        h->stmt_bind_text(st, 4, in.condition);
-        if (in.has_threshold)
-            h->stmt_bind_double(st, 5, in.threshold);
-        else
-            h->stmt_bind_null(st, 5);
-        h->stmt_bind_text(st, 6, in.level);
-        if (in.has_duration)
-            h->stmt_bind_int(st, 7, in.duration);
-        else
-            h->stmt_bind_null(st, 7);
-        if (in.has_enabled)
-            h->stmt_bind_int(st, 8, in.enabled);
-        else
-            h->stmt_bind_null(st, 8);
-        if (in.has_cooldown)
-            h->stmt_bind_int(st, 9, in.cooldown);
-        else
-            h->stmt_bind_null(st, 9);
-        h->stmt_bind_text(st, 10, in.channels);
-        h->stmt_bind_text(st, 11, in.tags);
+        bind_rule(st, &in);
         h->stmt_bind_int(st, 12, (int64_t)time(NULL));
         h->stmt_bind_int(st, 13, id);
         r = h->stmt_step(st);

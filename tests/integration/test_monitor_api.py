@@ -310,6 +310,7 @@ def test_rule_crud(mon):
     assert r.status_code == 200, r.text
     up = r.json()["data"]
     assert up["threshold"] == 90.0 and up["name"] == "memory high" and up["level"] == "error"
+    assert up["description"] is None and up["duration"] == 300 and up["enabled"] is True
     assert_error(d.call("POST", "/monitoring/alerts/rules", token=tok, json=RULE), 409, "RESOURCE_ALREADY_EXISTS")
     assert_error(d.call("PUT", "/monitoring/alerts/rules/%d" % rid, token=tok, json={"name": "cpu"}), 409,
                  "RESOURCE_ALREADY_EXISTS")
