@@ -26,10 +26,3 @@ check_PROGRAMS += tests/bench/monitor/sampler
 tests_bench_monitor_sampler_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/monitor
 tests_bench_monitor_sampler_LDADD = plugins/monitor/libmonprocfs.la
 EXTRA_DIST += tests/bench/monitor/run
-
-if ENABLE_FUZZERS
-noinst_PROGRAMS += tests/fuzz/fuzz_procfs
-tests_fuzz_fuzz_procfs_LDADD = plugins/monitor/libmonprocfs.la
-tests_fuzz_fuzz_procfs_LDFLAGS = $(FUZZER_LINK)
-endif
-EXTRA_DIST += tests/fuzz/fuzz_procfs.c tests/fuzz/corpus/procfs

@@ -37,10 +37,14 @@ tests_fuzz_fuzz_ipv6_prefix_LDFLAGS = $(FUZZER_LINK)
 noinst_PROGRAMS += tests/fuzz/fuzz_birdctl
 tests_fuzz_fuzz_birdctl_LDADD = plugins/bgp/libbirdcore.la
 tests_fuzz_fuzz_birdctl_LDFLAGS = $(FUZZER_LINK)
+
+noinst_PROGRAMS += tests/fuzz/fuzz_procfs
+tests_fuzz_fuzz_procfs_LDADD = plugins/monitor/libmonprocfs.la
+tests_fuzz_fuzz_procfs_LDFLAGS = $(FUZZER_LINK)
 endif
 
 # Shipped whether or not this build fuzzes.
 EXTRA_DIST += tests/fuzz/run tests/fuzz/corpus \
 	tests/fuzz/fuzz_router.c tests/fuzz/fuzz_router.dict \
 	tests/fuzz/fuzz_otp.c tests/fuzz/fuzz_otp.dict \
-	tests/fuzz/fuzz_ws_frame.c
+	tests/fuzz/fuzz_ws_frame.c tests/fuzz/fuzz_procfs.c
