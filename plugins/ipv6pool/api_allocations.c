@@ -434,8 +434,11 @@ static int release_body(struct wgm_db *db, void *arg)
         return r;
     if ((r = v6_alloc_release_id(v6p_host, db, &pool, t->id, t->now)) < 0)
         return r;
-    /* Counted inside the transaction: what is left once this one is gone. */
+    /* Only a client's allocation has an event to tell it in; probed inside
+     * the transaction: what is left once this one is gone. */
     v6_prefix_format(&pool.prefix, t->pool_prefix, sizeof(t->pool_prefix));
+    if (!json_is_integer(json_object_get(t->row, "client_id")))
+        return 0;
     t->pool_has_delegated = pool_has_delegated(db, pool.id);
     return t->pool_has_delegated < 0 ? t->pool_has_delegated : 0;
 }

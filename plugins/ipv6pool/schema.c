@@ -63,9 +63,22 @@ static const char *const v102_mysql[] = {
     NULL,
 };
 
+/* "Does this pool still delegate a prefix?" on every release of a
+ * client's allocation: one index probe instead of a scan of the pool. */
+static const char *const v103_sqlite[] = {
+    "CREATE INDEX ipv6_allocations_pool_client ON ipv6_allocations (pool_id, client_id)",
+    NULL,
+};
+
+static const char *const v103_mysql[] = {
+    "ALTER TABLE ipv6_allocations ADD KEY ipv6_allocations_pool_client (pool_id, client_id)",
+    NULL,
+};
+
 static const struct wgm_migration own[] = {
     {.version = 101, .sqlite = v101_sqlite, .mysql = v101_mysql},
     {.version = 102, .sqlite = v102_sqlite, .mysql = v102_mysql},
+    {.version = 103, .sqlite = v103_sqlite, .mysql = v103_mysql},
 };
 #define OWN_COUNT (sizeof(own) / sizeof(own[0]))
 
