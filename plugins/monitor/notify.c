@@ -594,6 +594,19 @@ static bool transient(CURLcode rc)
             (rc) = curl_easy_setopt((h), (opt), (val)); \
     } while (0)
 
+/* libcurl calls this about once a second (and more often while data moves),
+ * also while it connects: a transfer in flight ends as soon as the notifier
+ * is stopping, instead of holding the daemon's shutdown up to its timeout. */
+static int abort_when_stopping(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    const struct chan *c = data;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return __atomic_load_n(&c->stop, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
 static CURLcode setup_common(CURL *h, const struct chan *c, char *errbuf)
 {
     CURLcode rc = CURLE_OK;
@@ -607,6 +620,9 @@ static CURLcode setup_common(CURL *h, const struct chan *c, char *errbuf)
     SETOPT(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
     SETOPT(h, rc, CURLOPT_USERAGENT, USER_AGENT);
     SETOPT(h, rc, CURLOPT_WRITEFUNCTION, discard);
+    SETOPT(h, rc, CURLOPT_NOPROGRESS, 0L);
+    SETOPT(h, rc, CURLOPT_XFERINFOFUNCTION, abort_when_stopping);
+    SETOPT(h, rc, CURLOPT_XFERINFODATA, (void *)c);
     /* 7.85 deprecated the bitmask (a warning, so an error here) */
 #if LIBCURL_VERSION_NUM >= 0x075500
     SETOPT(h, rc, CURLOPT_PROTOCOLS_STR, c->kind == NOTIFY_WEBHOOK ? "http,https" : "smtp,smtps");
@@ -709,6 +725,8 @@ static void attempt(const struct chan *c, const struct item *it, struct curl_sli
         o->error[0] = '\0';
         return;
     }
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        snprintf(o->error, sizeof o->error, "aborted: notifier stopped");
     if (!o->error[0])
         snprintf(o->error, sizeof o->error, "%s", curl_easy_strerror(rc));
     /* curl does not echo secrets, but a report must never carry one */
@@ -1015,7 +1033,8 @@ struct notifier *notifier_free(struct notifier *nf)
         if (!c->running)
             continue;
         pthread_mutex_lock(&c->lock);
-        c->stop = true;
+        /* atomic: the transfer's progress callback reads it without the lock */
+        __atomic_store_n(&c->stop, true, __ATOMIC_RELAXED);
         pthread_cond_broadcast(&c->wake);
         pthread_mutex_unlock(&c->lock);
     }

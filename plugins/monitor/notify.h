@@ -185,9 +185,10 @@ struct notify_stats {
 void notifier_stats(struct notifier *nf, const char *channel, struct notify_stats *out);
 
 /**
- * Stop and free: interrupt backoff waits at once, let an attempt in flight
- * end (bounded by its timeout), drop and report what is still queued, join
- * the threads, wipe the secrets and free everything.  NULL is fine.
+ * Stop and free: interrupt backoff waits and abort an attempt in flight at
+ * once (reported as failed, "aborted: notifier stopped"), drop and report
+ * what is still queued, join the threads, wipe the secrets and free
+ * everything.  NULL is fine.
  * @return NULL, for `nf = notifier_free(nf);`
  */
 struct notifier *notifier_free(struct notifier *nf);

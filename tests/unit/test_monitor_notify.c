@@ -878,6 +878,39 @@ static void test_stalled(void)
     srv_stop(&m);
 }
 
+/* A transfer in flight when the notifier stops: aborted at once (through
+ * curl's progress callback), not waited out for its 10-minute timeout. */
+static void test_free_aborts_transfer(void)
+{
+    static const int script[] = { STALL };
+    struct notify_channel c;
+    struct notifier *nf = NULL;
+    struct srv s;
+    struct rep r;
+    char url[128];
+    unsigned left;
+
+    srv_start(&s, SRV_HTTP, script, 1, false);
+    srv_url(&s, "http", "/", url, sizeof url);
+    c = webhook("webhook", url);
+    c.timeout_ms = 600000;
+    c.retries = 0;
+    reps_reset();
+    is_int(notifier_new(&c, 1, 4, on_report, NULL, &nf), 0, "notifier with a 10-minute timeout");
+    notifier_send(nf, "webhook", &(struct notify_msg){ .json = "{\"n\":1}" });
+    ok(srv_wait(&s, &s.stalled, 1), "receiver holds the request");
+    /* a free that waited for the transfer would be killed by the watchdog */
+    left = alarm(30);
+    nf = notifier_free(nf);
+    alarm(left);
+    ok(nf == NULL, "notifier_free returned with the transfer in flight");
+    if (wait_report(1, 0, &r))
+        ok(!r.delivered && r.attempts == 1 && r.has_error && strstr(r.error, "aborted"),
+           "the transfer was aborted (%s)", r.error);
+    srv_release(&s);
+    srv_stop(&s);
+}
+
 static void test_free_in_backoff(void)
 {
     static const int script[] = { 500 };
@@ -1080,6 +1113,7 @@ int main(void)
     test_refused();
     test_stalled();
     test_free_in_backoff();
+    test_free_aborts_transfer();
     test_email_ok();
     test_email_forms();
     test_email_policy();
