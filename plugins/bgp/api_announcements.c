@@ -68,11 +68,8 @@ static json_t *ann_json(struct wgm_stmt *st)
 {
     const struct wgm_host *h = bgp_host();
     char ts[32];
-    struct tm tm;
-    time_t t = (time_t)h->stmt_column_int(st, 5);
     json_t *c = json_loads(h->stmt_column_text(st, 3) ? h->stmt_column_text(st, 3) : "[]", 0, NULL);
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    wgm_time_format(h->stmt_column_int(st, 5), ts, sizeof(ts));
     return json_pack("{s:I,s:s,s:o,s:s?,s:o,s:s?,s:s,s:s,s:s?}", "id", (json_int_t)h->stmt_column_int(st, 0), "prefix",
                      h->stmt_column_text(st, 1),
                      "session_id", h->stmt_column_type(st, 2) == WGM_DB_NULL ? json_null()

@@ -123,10 +123,7 @@ static int list_routes(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
             json_array_append_new(comm, json_string(c));
         }
         if (birdctl_since_age(rt->since, time(NULL), &age) == 0) {
-            time_t t = time(NULL) - (time_t)age;
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            wgm_time_format((int64_t)time(NULL) - (int64_t)age, last, sizeof(last));
         }
         o = json_pack("{s:s,s:s?,s:s,s:s?,s:o,s:o,s:o,s:O,s:s?,s:s}", "prefix", rt->prefix, "next_hop",
                       rt->next_hop[0] ? rt->next_hop : rt->bgp_next_hop[0] ? rt->bgp_next_hop : NULL, "as_path",

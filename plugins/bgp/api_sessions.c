@@ -28,14 +28,6 @@ const char *bgp_session_facts(const struct birdctl_protocol *protos, size_t n, c
 #define COLS "id, name, neighbor, remote_as, local_as, password, hold_time, keepalive, connect_retry," \
              " multihop, ttl_security, enabled, description, created_at, updated_at"
 
-static char *rfc3339(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 static struct wgm_db *db_or_503(struct wgm_resp *resp)
 {
     return wgm_db_or_503(bgp_host(), bgp_ctx(), resp);
@@ -129,10 +121,10 @@ static json_t *session_json(struct wgm_stmt *st, const struct birdctl_protocol *
         upd_in += c->import_updates.received > 0 ? c->import_updates.received : 0;
         upd_out += c->export_updates.accepted > 0 ? c->export_updates.accepted : 0;
     }
-    rfc3339((time_t)h->stmt_column_int(st, 13), created, sizeof(created));
-    rfc3339((time_t)h->stmt_column_int(st, 14), updated, sizeof(updated));
+    wgm_time_format((time_t)h->stmt_column_int(st, 13), created, sizeof(created));
+    wgm_time_format((time_t)h->stmt_column_int(st, 14), updated, sizeof(updated));
     if (have_age)
-        rfc3339(now - (time_t)age, last, sizeof(last));
+        wgm_time_format(now - (time_t)age, last, sizeof(last));
     return json_pack("{s:I,s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:I,s:s?,s:s?,s:b,s:s?,s:s?,"
                      "s:{s:s?,s:I,s:I,s:I,s:b,s:b},"
                      "s:{s:n,s:n,s:o,s:o,s:n,s:n},s:s,s:s}",

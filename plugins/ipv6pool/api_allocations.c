@@ -36,14 +36,6 @@ void v6p_expire_run(void);
 #define ALLOC_COLUMNS \
     "id, pool_id, client_id, client_name, prefix, allocated_at, expires_at, description FROM ipv6_allocations"
 
-static char *rfc3339(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 static json_t *int_or_null(struct wgm_stmt *st, int col)
 {
     if (v6p_host->stmt_column_type(st, col) == WGM_DB_NULL)
@@ -56,7 +48,7 @@ static json_t *time_or_null(struct wgm_stmt *st, int col)
     char buf[32];
     if (v6p_host->stmt_column_type(st, col) == WGM_DB_NULL)
         return json_null();
-    return json_string(rfc3339((time_t)v6p_host->stmt_column_int(st, col), buf, sizeof(buf)));
+    return json_string(wgm_time_format((time_t)v6p_host->stmt_column_int(st, col), buf, sizeof(buf)));
 }
 
 /* A row of ALLOC_COLUMNS in the spec's shape. */
@@ -486,7 +478,7 @@ static int delete_allocation(struct wgm_ctx *ctx, const struct wgm_req *req, str
         return not_found(resp, id);
     if (r < 0)
         return r;
-    json_object_set_new(row, "released_at", json_string(rfc3339(time(NULL), ts, sizeof(ts))));
+    json_object_set_new(row, "released_at", json_string(wgm_time_format(time(NULL), ts, sizeof(ts))));
     return wgm_resp_json(resp, 200, row);
 }
 

@@ -56,14 +56,6 @@ static bool is_mysql(struct wgm_db *db)
     return strcmp(v6p_host->db_dialect(db), "mysql") == 0;
 }
 
-static char *rfc3339(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 static json_t *u128_json(v6_u128 v)
 {
     char buf[V6_DEC_STRLEN];
@@ -176,7 +168,7 @@ static json_t *pool_allocations(struct wgm_db *db, int64_t pool_id)
                                                   (json_int_t)h->stmt_column_int(st, 0), "client_id", cid,
                                                   "client_name", h->stmt_column_text(st, 2), "allocated_prefix",
                                                   h->stmt_column_text(st, 3), "status", "active", "allocated_at",
-                                                  rfc3339((time_t)h->stmt_column_int(st, 4), ts, sizeof(ts))));
+                                                  wgm_time_format((time_t)h->stmt_column_int(st, 4), ts, sizeof(ts))));
         }
     }
     h->stmt_free(st);
@@ -197,8 +189,8 @@ static json_t *pool_json(struct wgm_db *db, const struct pool_row *p)
                      "allocated_prefixes", (json_int_t)p->allocated, "available_prefixes", count_json(&avail),
                      "reserved_prefixes", u128_json(p->reserved), "auto_assign", p->auto_assign, "status", p->status,
                      "description", p->has_desc ? p->description : NULL, "created_at",
-                     rfc3339((time_t)p->created_at, c, sizeof(c)), "updated_at",
-                     rfc3339((time_t)p->updated_at, u, sizeof(u)), "allocations", pool_allocations(db, p->id));
+                     wgm_time_format((time_t)p->created_at, c, sizeof(c)), "updated_at",
+                     wgm_time_format((time_t)p->updated_at, u, sizeof(u)), "allocations", pool_allocations(db, p->id));
 }
 
 static struct wgm_db *db_or_503(struct wgm_resp *resp)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wgm/input.h>
 #include "monitor.h"
 #include "rule_eval.h"
 
@@ -166,11 +167,11 @@ static json_t *alert_object(int64_t id, int64_t rule_id, const char *name, const
 {
     char sid[32], c[32], rs[32], as[32];
     snprintf(sid, sizeof(sid), "alert_%lld", (long long)id);
-    mon_rfc3339(created, c, sizeof(c));
+    wgm_time_format(created, c, sizeof(c));
     if (resolved)
-        mon_rfc3339(resolved, rs, sizeof(rs));
+        wgm_time_format(resolved, rs, sizeof(rs));
     if (ack_at)
-        mon_rfc3339(ack_at, as, sizeof(as));
+        wgm_time_format(ack_at, as, sizeof(as));
     return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:f,s:s,s:s,s:s,s:o,s:b,s:o,s:o}", "id", sid, "rule_id",
                      (json_int_t)rule_id, "name", name, "level", level, "status", status, "metric_name", metric,
                      "current_value", has_value ? json_real(value) : json_null(), "threshold", threshold, "condition",
@@ -255,7 +256,7 @@ static void announce(const struct action *a, int64_t alert_id, const char *statu
     if (a->notify && a->r.channels && json_array_size(a->r.channels)) {
         char ts[32], subject[256], *body;
         char text[1024];
-        mon_rfc3339(now, ts, sizeof(ts));
+        wgm_time_format(now, ts, sizeof(ts));
         snprintf(subject, sizeof(subject), "[wgm %s] %s: %s", a->r.level, status, a->r.name);
         snprintf(text, sizeof(text), "%s\n\nlevel: %s\nstatus: %s\nmetric: %s %s %g\nhost: %s\ntime: %s\n", message, a->r.level, status, a->r.metric_name, mon_cond_name(a->r.cond),
                  a->r.threshold, mon.host_tag, ts);

@@ -25,8 +25,8 @@ static json_t *rule_json(struct wgm_stmt *st)
     char c[32], u[32];
     const char *desc = h->stmt_column_text(st, 2); /* "" is a cleared one */
     json_t *channels = json_loads(h->stmt_column_text(st, 10), 0, NULL), *tags = json_loads(h->stmt_column_text(st, 11), 0, NULL);
-    mon_rfc3339(h->stmt_column_int(st, 12), c, sizeof(c));
-    mon_rfc3339(h->stmt_column_int(st, 13), u, sizeof(u));
+    wgm_time_format(h->stmt_column_int(st, 12), c, sizeof(c));
+    wgm_time_format(h->stmt_column_int(st, 13), u, sizeof(u));
     return json_pack("{s:I,s:s,s:o,s:s,s:s,s:f,s:s,s:I,s:b,s:I,s:o,s:o,s:s,s:s,s:s}", "id",
                      (json_int_t)h->stmt_column_int(st, 0), "name", h->stmt_column_text(st, 1), "description",
                      desc && *desc ? json_string(desc) : json_null(), "metric_name", h->stmt_column_text(st, 3), "condition",

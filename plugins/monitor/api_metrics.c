@@ -37,7 +37,7 @@ static json_t *point(int64_t t, double value, const struct mon_bucket *b, const 
 {
     char ts[32];
     json_t *p;
-    mon_rfc3339(t, ts, sizeof(ts));
+    wgm_time_format(t, ts, sizeof(ts));
     p = json_pack("{s:s,s:f,s:{s:s}}", "timestamp", ts, "value", value, "tags", "host", host);
     if (p && b) {
         json_object_set_new(p, "min", json_real(b->min));

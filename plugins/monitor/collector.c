@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <wgm/input.h>
 #include "monitor.h"
 
 static uint64_t thread_cpu_ns(void)
@@ -200,14 +201,6 @@ void mon_collect_tick(struct wgm_ctx *ctx, void *data)
     }
 }
 
-void mon_rfc3339(int64_t t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The dashboard's system_metrics; null where the machine does not say. */
 json_t *mon_system_metrics_json(void)
 {
@@ -259,7 +252,7 @@ json_t *mon_system_metrics_json(void)
         "sampled_at", "");
     if (out) {
         char ts[32];
-        mon_rfc3339(mon.sampled_at, ts, sizeof(ts));
+        wgm_time_format(mon.sampled_at, ts, sizeof(ts));
         json_object_set_new(out, "sampled_at", json_string(ts));
     }
     pthread_mutex_unlock(&mon.lock);

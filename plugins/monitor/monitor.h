@@ -99,7 +99,4 @@ int mon_api_dashboard_register(void);
 int mon_api_alerts_register(void);
 int mon_prometheus_register(void);
 
-/* "2024-01-01T00:00:00Z" for @t (Unix s) into @buf (>= 21 bytes). */
-void mon_rfc3339(int64_t t, char *buf, size_t len);
-
 #endif

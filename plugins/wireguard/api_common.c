@@ -39,10 +39,3 @@ int wg_register_routes(const struct wg_route *routes, size_t n)
     return 0;
 }
 
-char *wg_rfc3339(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}

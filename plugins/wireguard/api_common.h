@@ -22,7 +22,5 @@ int wg_parse_id(const struct wgm_req *req, struct wgm_resp *resp, const char *wh
 struct wgm_db *wg_db_or_503(struct wgm_resp *resp);
 /* Register @n routes under the plugin's context. */
 int wg_register_routes(const struct wg_route *routes, size_t n);
-/* RFC 3339 UTC of @t into @buf (at least 21 bytes). */
-char *wg_rfc3339(time_t t, char *buf, size_t len);
 
 #endif

@@ -594,7 +594,7 @@ static int set_desired(const struct wgm_req *req, struct wgm_resp *resp, bool ru
     h->db_release(db);
     {
         char ts[32];
-        wg_rfc3339((time_t)row.started_at, ts, sizeof(ts));
+        wgm_time_format((time_t)row.started_at, ts, sizeof(ts));
         return wgm_resp_json(resp, 200, json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)id, "status",
                                                   run ? "running" : "stopped", "started_at", run ? ts : NULL));
     }
@@ -648,7 +648,7 @@ static int server_status(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
             for (size_t j = 0; j < p->n_allowedips; j++)
                 json_array_append_new(ips, json_string(wg_allowedip_format(&p->allowedips[j], ip, sizeof(ip))));
             if (p->last_handshake.tv_sec)
-                wg_rfc3339(p->last_handshake.tv_sec, ts, sizeof(ts));
+                wgm_time_format(p->last_handshake.tv_sec, ts, sizeof(ts));
             json_t *c = json_pack("{s:s,s:o,s:s?,s:I,s:I}", "public_key", key, "allowed_ips", ips, "latest_handshake",
                                   ts[0] ? ts : NULL, "transfer_rx", (json_int_t)p->rx_bytes, "transfer_tx",
                                   (json_int_t)p->tx_bytes);

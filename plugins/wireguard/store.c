@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wgm/input.h>
 #include "api_common.h"
 #include "counters.h"
 #include "keys.h"
@@ -34,7 +35,7 @@ static json_t *time_col(struct wgm_stmt *st, int col)
     char buf[32];
     if (wg.host->stmt_column_type(st, col) == WGM_DB_NULL)
         return json_null();
-    return json_string(wg_rfc3339((time_t)wg.host->stmt_column_int(st, col), buf, sizeof(buf)));
+    return json_string(wgm_time_format((time_t)wg.host->stmt_column_int(st, col), buf, sizeof(buf)));
 }
 
 char *wg_store_seal_key(const uint8_t key[WG_KEY_LEN])
@@ -139,7 +140,7 @@ json_t *wg_store_server_json(struct wgm_stmt *st, bool secrets)
     if (s) {
         time_t hs = wg_counters_server_handshake(wg.host->stmt_column_int(st, 0));
         char buf[32];
-        json_object_set_new(s, "last_handshake", hs ? json_string(wg_rfc3339(hs, buf, sizeof(buf))) : json_null());
+        json_object_set_new(s, "last_handshake", hs ? json_string(wgm_time_format(hs, buf, sizeof(buf))) : json_null());
     }
     if (s && secrets)
         json_object_set_new(s, "private_key", opened_key(st, 6));
@@ -174,7 +175,7 @@ json_t *wg_store_client_json(struct wgm_stmt *st, bool secrets)
         json_object_set_new(c, "bytes_sent", json_integer((json_int_t)t.tx));
         if (t.last_handshake) {
             char buf[32];
-            json_object_set_new(c, "last_handshake", json_string(wg_rfc3339(t.last_handshake, buf, sizeof(buf))));
+            json_object_set_new(c, "last_handshake", json_string(wgm_time_format(t.last_handshake, buf, sizeof(buf))));
         } else {
             json_object_set_new(c, "last_handshake", json_null());
         }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <wgm/input.h>
 
 #include "daemon.h"
 #include "db/db.h"
@@ -162,6 +163,14 @@ static void test_time_parse(void)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ok(wgm_logs_time_parse(bad[i], &ms, NULL) == -EINVAL, "time: refuses \"%s\"", bad[i]);
     ok(wgm_logs_time_parse(NULL, &ms, NULL) == -EINVAL, "time: refuses NULL");
+    /* the SDK's writer gives back what the parser reads */
+    {
+        char buf[WGM_TIME_LEN];
+        is_str(wgm_time_format(1704067200, buf, sizeof(buf)), "2024-01-01T00:00:00Z", "time: format");
+        ok(wgm_in_parse_time(wgm_time_format(951782400, buf, sizeof(buf)), &ms, NULL) == 0 && ms == 951782400000LL,
+           "time: format and parse round-trip (2000-02-29)");
+        is_str(wgm_time_format(0, buf, 5), "", "time: a short buffer gives \"\", not a cut time");
+    }
 }
 
 static void test_like(void)

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 #include <wgm/host.h>
 
@@ -119,6 +120,21 @@ static inline int wgm_in_parse_time(const char *s, int64_t *ms, bool *frac)
     if (frac)
         *frac = has_frac;
     return 0;
+}
+
+/** Unix time @p t as RFC 3339 UTC ("2024-01-01T00:00:00Z"), the form the
+ *  API writes every time in (and wgm_in_parse_time reads).  @p buf needs
+ *  #WGM_TIME_LEN bytes; returns @p buf. */
+#define WGM_TIME_LEN 21
+static inline char *wgm_time_format(int64_t t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        if (len)
+            buf[0] = '\0';
+    }
+    return buf;
 }
 
 /** Page (>= 1) and size (1..max) from the query; defaults 1 and 20. */
