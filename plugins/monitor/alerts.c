@@ -333,8 +333,6 @@ void mon_alerts_evaluate(const struct mon_values *values, int64_t now)
     free(actions);
 }
 
-/* The phase of rule @id for the API ("ok", "pending", "firing"). */
-const char *mon_alerts_rule_state(int64_t id);
 const char *mon_alerts_rule_state(int64_t id)
 {
     const char *s = "ok";

@@ -12,8 +12,6 @@
 #include "monitor.h"
 #include "rule_eval.h"
 
-const char *mon_alerts_rule_state(int64_t id);
-
 #define RULE_COLUMNS                                                                                  \
     "id, name, description, metric_name, condition_op, threshold, level, duration, enabled,"          \
     " cooldown_minutes, notification_channels, tags, created_at, updated_at"

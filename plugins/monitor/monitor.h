@@ -75,6 +75,8 @@ int mon_alerts_init(void);
 void mon_alerts_fini(void);
 void mon_alerts_evaluate(const struct mon_values *values, int64_t now);
 int mon_alerts_reload(void);      /* re-read rules after a change */
+/* The phase of rule @id for the API: "ok", "pending" or "firing". */
+const char *mon_alerts_rule_state(int64_t id);
 /* {active, critical, error, warning, info, recent:[...]} (new). */
 json_t *mon_alerts_summary(struct wgm_db *db, int64_t since);
 /* The spec's alert object of the current row of an ALERT_COLUMNS statement. */
