@@ -87,6 +87,10 @@ struct wgm_metrics;
  *  host->metrics_sample.  Runs on the thread of the scrape; 0 or errno. */
 typedef int (*wgm_metrics_fn)(struct wgm_ctx *ctx, struct wgm_metrics *m, void *data);
 
+/** A service reporter for GET /system/info (host->service_register):
+ *  returns a new JSON object, or NULL. */
+typedef json_t *(*wgm_service_fn)(struct wgm_ctx *ctx, void *data);
+
 /** A route handler: fill @p resp and return 0, or a negative errno (the core answers 500). */
 typedef int (*wgm_handler_fn)(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp);
 /** A timer or task body.  @p data is the user data given at registration. */
@@ -280,6 +284,19 @@ struct wgm_host {
      *  (borrowed, "" when anonymous), e.g. for "acknowledged_by". */
     int64_t (*req_user)(const struct wgm_req *req, const char **username);
 
+    /* --- ABI 1.2 ----------------------------------------------------- */
+
+    /** Like resp_json, with the envelope's "message": @p en, or @p zh when
+     *  the request's Accept-Language prefers Chinese (either may be NULL;
+     *  the other is used).  Both borrowed. */
+    int (*resp_json_msg)(struct wgm_resp *resp, unsigned status, json_t *data, const char *en, const char *zh);
+    /** Add a service to GET /system/info's "services" as @p name (copied;
+     *  [a-z0-9_-], one per name).  @p fn runs on the request's thread and
+     *  returns a new object read live (at least "status"; "version", "pid"
+     *  as known), or NULL when it has nothing to say.  The host owns nothing;
+     *  the entry goes away with the plugin.  -EEXIST for a taken name. */
+    int (*service_register)(struct wgm_ctx *ctx, const char *name, wgm_service_fn fn, void *data);
+
     /* ABI 1.x additions are appended here. */
 };
 
@@ -290,6 +307,17 @@ struct wgm_host {
 /** Shorthand: answer @p resp with success envelope around @p data (stolen). */
 static inline int wgm_resp_json(struct wgm_resp *resp, unsigned status, json_t *data)
 {
+    return resp->host->resp_json(resp, status, data);
+}
+
+/** Shorthand: success envelope around @p data (stolen) with a "message"
+ *  in English (@p en) or Chinese (@p zh), as the request prefers.  On a
+ *  host older than ABI 1.2 the message is left out. */
+static inline int wgm_resp_json_msg(struct wgm_resp *resp, unsigned status, json_t *data, const char *en,
+                                    const char *zh)
+{
+    if (WGM_HOST_HAS(resp->host, resp_json_msg))
+        return resp->host->resp_json_msg(resp, status, data, en, zh);
     return resp->host->resp_json(resp, status, data);
 }
 

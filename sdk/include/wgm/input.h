@@ -34,6 +34,7 @@
 struct wgm_v {
     json_t *body;    /**< borrowed; may be NULL or not an object */
     json_t *details; /**< owned: field → reason */
+    unsigned missing; /**< how many details are absent required fields (wgm_v_missing) */
 };
 
 /* Helpers of wgm_in_parse_time.  @n decimal digits at @s, or -1. */
@@ -151,7 +152,9 @@ static inline int wgm_in_parse_ll(const char *s, long long min, long long max, l
 {
     char *end;
     long long v;
-    if (!s || !*s || *s == ' ' || *s == '\t' || *s == '+')
+    /* strtoll skips leading white space and takes a sign: only an optional
+     * '-' and digits are numbers here, with nothing after them. */
+    if (!s || !((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
         return -EINVAL;
     errno = 0;
     v = strtoll(s, &end, 10);
@@ -178,6 +181,16 @@ static inline void wgm_v_fail(struct wgm_v *v, const char *field, const char *fm
     json_object_set_new(v->details, field, json_string(why));
 }
 
+/** Record that required @p field (body field or query parameter) is
+ *  absent: wgm_v_respond then answers 400 MISSING_PARAMETER, not 422. */
+static inline void wgm_v_missing(struct wgm_v *v, const char *field)
+{
+    if (json_object_get(v->details, field))
+        return;
+    json_object_set_new(v->details, field, json_string("is required"));
+    v->missing++;
+}
+
 /** True while no field has failed. */
 static inline bool wgm_v_ok(const struct wgm_v *v)
 {
@@ -190,8 +203,12 @@ static inline bool wgm_v_begin(struct wgm_v *v, json_t *body, bool body_required
 {
     v->body = body;
     v->details = json_object();
+    v->missing = 0;
     if (body_required && !json_is_object(body)) {
-        wgm_v_fail(v, "body", body ? "must be a JSON object" : "is required");
+        if (body)
+            wgm_v_fail(v, "body", "must be a JSON object");
+        else
+            wgm_v_missing(v, "body");
         return false;
     }
     if (body && !json_is_object(body))
@@ -199,11 +216,16 @@ static inline bool wgm_v_begin(struct wgm_v *v, json_t *body, bool body_required
     return wgm_v_ok(v);
 }
 
-/** Answer 422 VALIDATION_ERROR with the collected details (stolen). */
+/** Answer with the collected details (stolen): 400 MISSING_PARAMETER when
+ *  a required field is absent (the spec's "缺少必需参数"), else 422
+ *  VALIDATION_ERROR for values present but invalid.  details names every
+ *  field either way. */
 static inline int wgm_v_respond(struct wgm_v *v, struct wgm_resp *resp)
 {
     json_t *d = v->details;
     v->details = NULL;
+    if (v->missing)
+        return wgm_resp_error(resp, 400, "MISSING_PARAMETER", "required parameters are missing", d);
     return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "validation failed", d);
 }
 
@@ -249,7 +271,7 @@ static inline const char *wgm_v_str(struct wgm_v *v, const char *name, bool requ
     size_t n;
     if (!f) {
         if (required)
-            wgm_v_fail(v, name, "is required");
+            wgm_v_missing(v, name);
         return NULL;
     }
     if (!json_is_string(f)) {
@@ -299,7 +321,7 @@ static inline long long wgm_v_int(struct wgm_v *v, const char *name, bool requir
     json_t *f = wgm_in_field(v, name);
     if (!f) {
         if (required)
-            wgm_v_fail(v, name, "is required");
+            wgm_v_missing(v, name);
         return def;
     }
     if (!json_is_integer(f) || json_integer_value(f) < min || json_integer_value(f) > max) {

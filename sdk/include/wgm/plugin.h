@@ -39,7 +39,7 @@ extern "C" {
 /** Incompatible revisions; a change here also renames the entry symbol. */
 #define WGM_ABI_MAJOR 1
 /** Compatible additions (appended members) within #WGM_ABI_MAJOR. */
-#define WGM_ABI_MINOR 1
+#define WGM_ABI_MINOR 2
 /** Name of the descriptor symbol the loader looks up. */
 #define WGM_PLUGIN_SYMBOL "wgm_plugin_v1"
 
