@@ -10,21 +10,20 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 
 import pytest
 import requests
 
-from conftest import Wgmd, assert_error
+from conftest import assert_error
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TYPES = ["system_status", "wireguard_status", "bgp_status", "ipv6_status", "alert"]
 TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-
-pytestmark = pytest.mark.skipif(not hasattr(Wgmd, "login"), reason="needs login (auth subsystem)")
 
 
 class Closed(Exception):
@@ -497,13 +496,54 @@ def test_slow_client_is_dropped_others_keep_receiving(wsd):
     slow.close()
 
 
-def test_sigterm_closes_clients_with_1001(wsd):
-    ws, _ = connect(wsd, wsd.token)
-    t0 = time.time()
-    wsd.proc.send_signal(signal.SIGTERM)
-    code, _ = ws.expect_close(timeout=15)
+# A request held in flight across SIGTERM (below drain_timeout), and the drain bound.
+HOLD_MS = 8000
+DRAIN_TIMEOUT = 20
+
+
+def accepted_by(d, client_port):
+    """Whether wgmd holds our connection from client_port as an open socket:
+    accepted, so the drain will serve it (not still in the backlog)."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established",
+                          "( sport = :%d and dport = :%d )" % (d.port, client_port)],
+                         capture_output=True, text=True, timeout=10).stdout
+    return "pid=%d," % d.proc.pid in out
+
+
+def test_sigterm_closes_clients_with_1001(daemons):
+    """Clients are closed at once, not after the HTTP drain: the close comes
+    while a request is still in flight, and wgmd exits once it is served."""
+    d = daemons(plugins=["slow"], config="drain_timeout = %d\n" % DRAIN_TIMEOUT)
+    ws, _ = connect(d, d.login())
+    slow = socket.create_connection(("127.0.0.1", d.port), timeout=HOLD_MS / 1000 + DRAIN_TIMEOUT)
+    slow.sendall(b"GET /api/v1/fixtures/slow?ms=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % HOLD_MS)
+    port = slow.getsockname()[1]
+    for _ in range(200):
+        if accepted_by(d, port):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("wgmd never accepted the slow request")
+    answer = {}
+
+    def read_slow():
+        buf = b""
+        while True:
+            chunk = slow.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        answer["text"] = buf.decode("latin-1")
+
+    reader = threading.Thread(target=read_slow, daemon=True)
+    reader.start()
+    d.proc.send_signal(signal.SIGTERM)
+    code, _ = ws.expect_close(timeout=HOLD_MS / 1000)
     assert code == 1001
-    assert time.time() - t0 < 5, "clients are closed at once, not after the HTTP drain"
+    assert "text" not in answer, "the WebSocket closes before the drain ends, not after it"
     ws.close()
-    assert wsd.wait_exit() == 0
-    assert time.time() - t0 < 8
+    assert d.wait_exit(timeout=DRAIN_TIMEOUT + 10) == 0
+    reader.join(timeout=10)
+    assert answer["text"].startswith("HTTP/1.1 200"), answer
+    assert '"slept_ms":%d' % HOLD_MS in answer["text"].replace(" ", "")
+    slow.close()

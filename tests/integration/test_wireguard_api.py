@@ -84,12 +84,6 @@ def utc(offset):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
 
 
-def bug(why):
-    """A known plugin bug: the test states the contract and is expected to
-    fail until the bug is fixed (then strict xfail reports XPASS: drop it)."""
-    return pytest.mark.xfail(strict=True, reason="BUG: " + why)
-
-
 TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
