@@ -86,7 +86,7 @@ int wg_allowedip_parse(const char *s, struct wg_allowedip *out)
     const char *slash = strchr(s, '/');
     size_t len = slash ? (size_t)(slash - s) : strlen(s);
     long cidr;
-    char *end;
+    const char *end;
 
     memset(out, 0, sizeof(*out));
     if (len == 0 || len >= sizeof(addr))
@@ -103,10 +103,15 @@ int wg_allowedip_parse(const char *s, struct wg_allowedip *out)
         out->cidr = out->family == AF_INET ? 32 : 128;
         return 0;
     }
-    if (!slash[1] || slash[1] == '+' || slash[1] == '-')
-        return -EINVAL;
-    cidr = strtol(slash + 1, &end, 10);
-    if (*end || cidr < 0 || cidr > (out->family == AF_INET ? 32 : 128))
+    /* 1-3 digits and nothing else: strtol would take " 8", "+8" and "08". */
+    end = slash + 1;
+    cidr = 0;
+    for (size_t i = 0; end[i]; i++) {
+        if (end[i] < '0' || end[i] > '9' || i >= 3 || (i == 1 && end[0] == '0'))
+            return -EINVAL;
+        cidr = cidr * 10 + (end[i] - '0');
+    }
+    if (!*end || cidr > (out->family == AF_INET ? 32 : 128))
         return -EINVAL;
     out->cidr = (uint8_t)cidr;
     return 0;
