@@ -75,6 +75,29 @@ static void load_active(struct wgm_db *db, struct rule *list, size_t n)
     h->stmt_free(st);
 }
 
+/* One row of the rules SELECT below into @x. */
+static void rule_from_row(struct wgm_stmt *st, struct rule *x)
+{
+    const struct wgm_host *h = mon.host;
+    memset(x, 0, sizeof(*x));
+    x->id = h->stmt_column_int(st, 0);
+    snprintf(x->name, sizeof(x->name), "%s", h->stmt_column_text(st, 1));
+    snprintf(x->metric_name, sizeof(x->metric_name), "%s", h->stmt_column_text(st, 2));
+    x->metric = mon_metric_lookup(x->metric_name);
+    if (!mon_cond_parse(h->stmt_column_text(st, 3), &x->cond))
+        x->metric = -1; /* never evaluated */
+    x->threshold = h->stmt_column_double(st, 4);
+    snprintf(x->level, sizeof(x->level), "%s", h->stmt_column_text(st, 5));
+    x->duration_s = h->stmt_column_int(st, 6);
+    x->enabled = h->stmt_column_int(st, 7) != 0;
+    x->cooldown_s = h->stmt_column_int(st, 8) * 60;
+    x->channels = json_loads(h->stmt_column_text(st, 9), 0, NULL);
+    if (!json_is_array(x->channels)) {
+        json_decref(x->channels);
+        x->channels = json_array();
+    }
+}
+
 int mon_alerts_reload(void)
 {
     const struct wgm_host *h = mon.host;
@@ -90,30 +113,17 @@ int mon_alerts_reload(void)
                       "SELECT id, name, metric_name, condition_op, threshold, level, duration, enabled,"
                       " cooldown_minutes, notification_channels FROM mon_alert_rules ORDER BY id",
                       &st);
-    while (r == 0 && (r = h->stmt_step(st)) == WGM_DB_ROW) {
-        struct rule *nl = realloc(list, (n + 1) * sizeof(*nl)), *x;
-        if (!nl) {
-            r = -ENOMEM;
-            break;
-        }
-        list = nl;
-        x = &list[n++];
-        memset(x, 0, sizeof(*x));
-        x->id = h->stmt_column_int(st, 0);
-        snprintf(x->name, sizeof(x->name), "%s", h->stmt_column_text(st, 1));
-        snprintf(x->metric_name, sizeof(x->metric_name), "%s", h->stmt_column_text(st, 2));
-        x->metric = mon_metric_lookup(x->metric_name);
-        if (!mon_cond_parse(h->stmt_column_text(st, 3), &x->cond))
-            x->metric = -1; /* never evaluated */
-        x->threshold = h->stmt_column_double(st, 4);
-        snprintf(x->level, sizeof(x->level), "%s", h->stmt_column_text(st, 5));
-        x->duration_s = h->stmt_column_int(st, 6);
-        x->enabled = h->stmt_column_int(st, 7) != 0;
-        x->cooldown_s = h->stmt_column_int(st, 8) * 60;
-        x->channels = json_loads(h->stmt_column_text(st, 9), 0, NULL);
-        if (!json_is_array(x->channels)) {
-            json_decref(x->channels);
-            x->channels = json_array();
+    /* The step's result is tested alone: r is WGM_DB_ROW after each row, so
+     * a loop condition that also wants r == 0 stops after the first rule. */
+    if (r == 0) {
+        while ((r = h->stmt_step(st)) == WGM_DB_ROW) {
+            struct rule *nl = realloc(list, (n + 1) * sizeof(*nl));
+            if (!nl) {
+                r = -ENOMEM;
+                break;
+            }
+            list = nl;
+            rule_from_row(st, &list[n++]);
         }
     }
     h->stmt_free(st);
@@ -254,13 +264,15 @@ static void announce(const struct action *a, int64_t alert_id, const char *statu
     if (!data)
         return;
     if (a->notify && a->r.channels && json_array_size(a->r.channels)) {
-        char ts[32], subject[256], *body;
+        char ts[32], subject[384], app[128], *body;
         char text[1024];
         wgm_time_format(now, ts, sizeof(ts));
-        snprintf(subject, sizeof(subject), "[wgm %s] %s: %s", a->r.level, status, a->r.name);
+        mon_appname(app, sizeof(app));
+        snprintf(subject, sizeof(subject), "[%s %s] %s: %s", app, a->r.level, status, a->r.name);
         snprintf(text, sizeof(text), "%s\n\nlevel: %s\nstatus: %s\nmetric: %s %s %g\nhost: %s\ntime: %s\n", message, a->r.level, status, a->r.metric_name, mon_cond_name(a->r.cond),
                  a->r.threshold, mon.host_tag, ts);
-        json_t *msg = json_pack("{s:s,s:O,s:s}", "type", "alert", "data", data, "timestamp", ts);
+        json_t *msg = json_pack("{s:s,s:O,s:s,s:s,s:s}", "type", "alert", "data", data, "timestamp", ts, "app_name", app,
+                                "host", mon.host_tag);
         if (msg && (body = json_dumps(msg, JSON_COMPACT))) {
             mon_channels_send(a->r.channels, subject, text, body);
             free(body);

@@ -26,7 +26,7 @@ endif
 plugins_monitor_monitor_la_SOURCES = \
 	plugins/monitor/monitor.h plugins/monitor/plugin.c plugins/monitor/collector.c \
 	plugins/monitor/store.c plugins/monitor/alerts.c plugins/monitor/channels.c \
-	plugins/monitor/services.c plugins/monitor/api_metrics.c plugins/monitor/api_dashboard.c \
+	plugins/monitor/services.c plugins/monitor/appname.c plugins/monitor/api_metrics.c plugins/monitor/api_dashboard.c \
 	plugins/monitor/api_alerts.c plugins/monitor/prometheus.c
 plugins_monitor_monitor_la_CFLAGS = $(MODULE_CFLAGS)
 plugins_monitor_monitor_la_LDFLAGS = $(MODULE_LDFLAGS) -export-symbols-regex '^wgm_plugin_v1$$'

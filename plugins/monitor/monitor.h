@@ -5,6 +5,7 @@
  *   store.c       schema, batched rollup writes, retention, history reads
  *   alerts.c      rules in memory, firing/resolving, notifications
  *   services.c    wireguard_status / bgp_status followed over the bus
+ *   appname.c     app_name from system.config, for notifications
  *   api_*.c       the /monitoring endpoints
  *   prometheus.c  GET /metrics and the system metrics provider
  *
@@ -88,6 +89,10 @@ bool mon_channel_known(const char *name);
 int mon_channels_init(void);
 void mon_channels_fini(void);
 int mon_channels_send(json_t *channels, const char *subject, const char *text, const char *json);
+
+/* appname.c: app_name of the latest system.config event ("wgm" before it) */
+int mon_appname_subscribe(void);
+void mon_appname(char *buf, size_t len);
 
 /* services.c */
 int mon_services_subscribe(void);

@@ -48,7 +48,7 @@ static int monitor_init(struct wgm_ctx *ctx, const struct wgm_host *host)
     if ((r = mon_rollup_init(&mon.rollup, (size_t)conf_ll("ring_size"), 200000)) < 0)
         return r;
     if ((r = host->migrate(ctx, mon_migrations, mon_migrations_count)) < 0 || (r = mon_channels_init()) < 0 ||
-        (r = mon_alerts_init()) < 0 || (r = mon_services_subscribe()) < 0 || (r = mon_api_metrics_register()) < 0 ||
+        (r = mon_alerts_init()) < 0 || (r = mon_services_subscribe()) < 0 || (r = mon_appname_subscribe()) < 0 || (r = mon_api_metrics_register()) < 0 ||
         (r = mon_api_dashboard_register()) < 0 || (r = mon_api_alerts_register()) < 0 ||
         (r = mon_prometheus_register()) < 0)
         return r;
