@@ -18,10 +18,20 @@ static int list_metrics(struct wgm_ctx *ctx, const struct wgm_req *req, struct w
     (void)req;
     pthread_mutex_lock(&mon.lock);
     for (int i = 0; i < M_COUNT; i++)
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:o}", "name", mon_metrics[i].name, "unit",
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:o,s:b}", "name", mon_metrics[i].name, "unit",
                                               mon_metrics[i].unit, "category", mon_metrics[i].category, "description",
                                               mon_metrics[i].description, "current_value",
-                                              mon.values.has[i] ? json_real(mon.values.v[i]) : json_null()));
+                                              mon.values.has[i] ? json_real(mon.values.v[i]) : json_null(),
+                                              "deprecated", 0));
+    /* old names still answer (history, rules) and say what replaced them */
+    for (size_t a = 0; a < mon_metric_aliases_count; a++) {
+        int i = mon_metric_aliases[a].metric;
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:s}", "name", mon_metric_aliases[a].name,
+                                              "unit", mon_metrics[i].unit, "category", mon_metrics[i].category,
+                                              "description", mon_metrics[i].description, "current_value",
+                                              mon.values.has[i] ? json_real(mon.values.v[i]) : json_null(),
+                                              "deprecated", 1, "replaced_by", mon_metrics[i].name));
+    }
     pthread_mutex_unlock(&mon.lock);
     for (int r = 0; r < MON_RES_COUNT; r++) {
         json_array_append_new(intervals, json_string(mon_resolution_names[r]));
@@ -79,16 +89,16 @@ static int history(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_re
 
     (void)ctx;
     wgm_v_begin(&v, NULL, false);
-    if (!name || !*name)
-        wgm_v_fail(&v, "metric", "is required");
+    if (!name)
+        wgm_v_missing(&v, "metric");
     else if ((metric = mon_metric_lookup(name)) < 0)
         wgm_v_fail(&v, "metric", "unknown metric (GET /monitoring/metrics lists them)");
     if (!start)
-        wgm_v_fail(&v, "start_time", "is required");
+        wgm_v_missing(&v, "start_time");
     else if (wgm_in_parse_time(start, &from_ms, NULL) < 0)
         wgm_v_fail(&v, "start_time", "must be an RFC 3339 time such as 2024-01-01T00:00:00Z");
     if (!end)
-        wgm_v_fail(&v, "end_time", "is required");
+        wgm_v_missing(&v, "end_time");
     else if (wgm_in_parse_time(end, &to_ms, NULL) < 0)
         wgm_v_fail(&v, "end_time", "must be an RFC 3339 time such as 2024-01-01T23:59:59Z");
     else if (start && wgm_v_ok(&v) && to_ms < from_ms)

@@ -18,13 +18,13 @@ const struct mon_metric_def mon_metrics[M_COUNT] = {
     [M_DISK_FREE] = {"disk.free", "bytes", "system", "space still writable over all mounted filesystems"},
     [M_DISK_READ_IOPS] = {"disk.read_iops", "ops_per_second", "system", "completed reads per second"},
     [M_DISK_WRITE_IOPS] = {"disk.write_iops", "ops_per_second", "system", "completed writes per second"},
-    [M_NET_BYTES_SENT] = {"network.bytes_sent", "bytes_per_second", "system", "bytes sent, all interfaces but lo"},
-    [M_NET_BYTES_RECV] = {"network.bytes_recv", "bytes_per_second", "system", "bytes received, all interfaces but lo"},
-    [M_NET_PACKETS_SENT] = {"network.packets_sent", "packets_per_second", "system", "packets sent, all interfaces but lo"},
-    [M_NET_PACKETS_RECV] = {"network.packets_recv", "packets_per_second", "system",
+    [M_NET_BYTES_SENT] = {"network.bytes_sent_per_second", "bytes_per_second", "system", "bytes sent, all interfaces but lo"},
+    [M_NET_BYTES_RECV] = {"network.bytes_recv_per_second", "bytes_per_second", "system", "bytes received, all interfaces but lo"},
+    [M_NET_PACKETS_SENT] = {"network.packets_sent_per_second", "packets_per_second", "system", "packets sent, all interfaces but lo"},
+    [M_NET_PACKETS_RECV] = {"network.packets_recv_per_second", "packets_per_second", "system",
                             "packets received, all interfaces but lo"},
-    [M_NET_ERRORS] = {"network.errors", "per_second", "system", "receive and transmit errors"},
-    [M_NET_DROPS] = {"network.drops", "per_second", "system", "receive and transmit drops"},
+    [M_NET_ERRORS] = {"network.errors_per_second", "per_second", "system", "receive and transmit errors"},
+    [M_NET_DROPS] = {"network.drops_per_second", "per_second", "system", "receive and transmit drops"},
     [M_API_REQUESTS_PER_MINUTE] = {"api.requests_per_minute", "requests_per_minute", "application",
                                    "API requests answered"},
     [M_API_RESPONSE_TIME_AVG] = {"api.response_time_avg", "milliseconds", "application",
@@ -44,6 +44,15 @@ const struct mon_metric_def mon_metrics[M_COUNT] = {
     [M_BGP_SESSIONS_DOWN] = {"bgp.sessions_down", "sessions", "service", "configured BGP sessions not established"},
 };
 
+/* The names the network rates had before they said "per second": the
+ * dashboard's bytes_sent is a counter, so a rate may not share its name. */
+const struct mon_metric_alias mon_metric_aliases[] = {
+    {"network.bytes_sent", M_NET_BYTES_SENT},     {"network.bytes_recv", M_NET_BYTES_RECV},
+    {"network.packets_sent", M_NET_PACKETS_SENT}, {"network.packets_recv", M_NET_PACKETS_RECV},
+    {"network.errors", M_NET_ERRORS},             {"network.drops", M_NET_DROPS},
+};
+const size_t mon_metric_aliases_count = sizeof(mon_metric_aliases) / sizeof(mon_metric_aliases[0]);
+
 int mon_metric_lookup(const char *name)
 {
     if (!name)
@@ -53,5 +62,8 @@ int mon_metric_lookup(const char *name)
     for (int i = 0; i < M_COUNT; i++)
         if (strcmp(mon_metrics[i].name, name) == 0)
             return i;
+    for (size_t i = 0; i < mon_metric_aliases_count; i++)
+        if (strcmp(mon_metric_aliases[i].name, name) == 0)
+            return mon_metric_aliases[i].metric;
     return -1;
 }

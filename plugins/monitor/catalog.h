@@ -53,8 +53,18 @@ struct mon_metric_def {
 
 extern const struct mon_metric_def mon_metrics[M_COUNT];
 
+/* A deprecated name still accepted for a metric (history, alert rules). */
+struct mon_metric_alias {
+    const char *name;        /* "network.bytes_sent" */
+    int metric;              /* what it names now */
+};
+
+extern const struct mon_metric_alias mon_metric_aliases[];
+extern const size_t mon_metric_aliases_count;
+
 /* The id of @name, which may carry the "system." prefix the spec's alert
- * rule example uses ("system.memory.usage"); -1 when unknown. */
+ * rule example uses ("system.memory.usage") and may be a deprecated alias
+ * ("network.bytes_sent"); -1 when unknown. */
 int mon_metric_lookup(const char *name);
 
 /* The current value of every metric; has[i] false when the machine or the

@@ -216,6 +216,10 @@ json_t *mon_system_metrics_json(void)
     ifs = json_array();
     for (size_t i = 0; i < s->n_netifs; i++) {
         const struct mon_netif_sample *n = &s->netifs[i];
+        /* the totals' rule (sample.c): loopback traffic never leaves the
+         * machine, so lo is in neither the totals nor this list */
+        if (strcmp(n->name, "lo") == 0)
+            continue;
         json_array_append_new(
             ifs, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "name", n->name, "bytes_sent", (json_int_t)n->bytes_sent,
                            "bytes_recv", (json_int_t)n->bytes_recv, "packets_sent", (json_int_t)n->packets_sent,

@@ -54,8 +54,24 @@ static const char *const v1_mysql[] = {
     NULL,
 };
 
+/* The network rates were stored under their old, counter-like names
+ * (catalog.c keeps those as aliases): history written before the rename
+ * moves to the new names. */
+#define RENAME(old, new) "UPDATE mon_rollups SET metric = '" new "' WHERE metric = '" old "'"
+static const char *const v2_both[] = {
+    RENAME("network.bytes_sent", "network.bytes_sent_per_second"),
+    RENAME("network.bytes_recv", "network.bytes_recv_per_second"),
+    RENAME("network.packets_sent", "network.packets_sent_per_second"),
+    RENAME("network.packets_recv", "network.packets_recv_per_second"),
+    RENAME("network.errors", "network.errors_per_second"),
+    RENAME("network.drops", "network.drops_per_second"),
+    NULL,
+};
+#undef RENAME
+
 const struct wgm_migration mon_migrations[] = {
     {.version = 1, .sqlite = v1_sqlite, .mysql = v1_mysql},
+    {.version = 2, .sqlite = v2_both, .mysql = v2_both},
 };
 const size_t mon_migrations_count = sizeof(mon_migrations) / sizeof(mon_migrations[0]);
 

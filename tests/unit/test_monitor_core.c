@@ -12,7 +12,32 @@ static void test_catalog(void)
 {
     is_int(mon_metric_lookup("cpu.usage"), M_CPU_USAGE, "cpu.usage found");
     is_int(mon_metric_lookup("system.memory.usage"), M_MEMORY_USAGE, "system. prefix accepted");
-    is_int(mon_metric_lookup("network.bytes_sent"), M_NET_BYTES_SENT, "network.bytes_sent found");
+    is_int(mon_metric_lookup("network.bytes_sent_per_second"), M_NET_BYTES_SENT, "network.bytes_sent_per_second found");
+    /* the old counter-like names of the rates stay as aliases */
+    is_int(mon_metric_lookup("network.bytes_sent"), M_NET_BYTES_SENT, "alias network.bytes_sent");
+    is_int(mon_metric_lookup("system.network.bytes_recv"), M_NET_BYTES_RECV, "alias with the system. prefix");
+    is_int(mon_metric_lookup("network.drops"), M_NET_DROPS, "alias network.drops");
+    for (size_t i = 0; i < mon_metric_aliases_count; i++) {
+        int m = mon_metric_aliases[i].metric;
+        if (m < 0 || m >= M_COUNT || mon_metric_lookup(mon_metric_aliases[i].name) != m ||
+            strcmp(mon_metrics[m].name, mon_metric_aliases[i].name) == 0) {
+            ok(0, "alias %s names another metric", mon_metric_aliases[i].name);
+            return;
+        }
+    }
+    ok(1, "every alias is found and differs from the name it stands for");
+    /* a metric whose unit is a rate is named as one (the lesson of bytes_sent) */
+    for (int i = 0; i < M_COUNT; i++) {
+        const char *u = mon_metrics[i].unit, *n = mon_metrics[i].name;
+        if (strcmp(u, "bytes_per_second") == 0 || strcmp(u, "packets_per_second") == 0 || strcmp(u, "per_second") == 0) {
+            size_t ln = strlen(n);
+            if (ln < 11 || strcmp(n + ln - 11, "_per_second") != 0) {
+                ok(0, "rate %s is named like a counter", n);
+                return;
+            }
+        }
+    }
+    ok(1, "every per-second metric says so in its name");
     is_int(mon_metric_lookup("cpu.nope"), -1, "unknown metric");
     is_int(mon_metric_lookup(NULL), -1, "NULL");
     for (int i = 0; i < M_COUNT; i++)
