@@ -96,7 +96,7 @@ static void read_rule(struct wgm_v *v, bool create, struct rule_in *in)
         in->has_threshold = true;
         in->threshold = json_number_value(j);
     } else if (create) {
-        wgm_v_fail(v, "threshold", "is required");
+        wgm_v_missing(v, "threshold");
     }
     in->level = present(v, "level") || create ? wgm_v_enum(v, "level", false, LEVELS) : NULL;
     if (create && !in->level && !present(v, "level"))
@@ -236,7 +236,7 @@ static int create_rule(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     }
     h->db_release(db);
     mon_alerts_reload();
-    return wgm_resp_json(resp, 201, out);
+    return wgm_resp_json_msg(resp, 201, out, "Alert rule created", "告警规则创建成功");
 }
 
 static int list_rules(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -379,7 +379,7 @@ static int update_rule(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     if (r < 0)
         return r;
     mon_alerts_reload();
-    return wgm_resp_json(resp, 200, out);
+    return wgm_resp_json_msg(resp, 200, out, "Alert rule updated", "告警规则更新成功");
 }
 
 static int delete_rule(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -423,7 +423,8 @@ out:
     if (!gone)
         return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "alert rule not found", NULL);
     mon_alerts_reload();
-    return wgm_resp_json(resp, 200, json_pack("{s:I}", "id", (json_int_t)id));
+    return wgm_resp_json_msg(resp, 200, json_pack("{s:I}", "id", (json_int_t)id), "Alert rule deleted",
+                             "告警规则删除成功");
 }
 
 /* "alert_12" (as the spec writes alert ids) or "12". */
@@ -546,7 +547,7 @@ static int acknowledge(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         return r;
     if (!out)
         return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "alert not found", NULL);
-    return wgm_resp_json(resp, 200, out);
+    return wgm_resp_json_msg(resp, 200, out, "Alert acknowledged", "告警确认成功");
 }
 
 int mon_api_alerts_register(void)
