@@ -126,7 +126,8 @@ def test_dashboard_reads_this_machine(mon):
     with open("/proc/net/dev") as f:
         names = {line.split(":")[0].strip() for line in f.readlines()[2:]}
     got = {i["name"] for i in sm["network"]["interfaces"]}
-    assert got and got <= names and "lo" in got
+    # the totals' rule: loopback traffic is left out, of the list too
+    assert got <= names - {"lo"} and "lo" not in got
     for key in ("total", "used", "free", "usage_percent", "read_iops", "write_iops"):
         assert key in sm["disk"]
     app = data["application_metrics"]
@@ -159,6 +160,10 @@ def test_dashboard_fixture_root(daemons):
     assert abs(sm["memory"]["usage_percent"] - FIXTURE_MEMORY_USAGE) < 1e-9
     assert sm["cpu"]["temperature"] is not None
     assert sm["cpu"]["load_average"] is not None
+    # the fixture's net/dev has lo, eth0 and wg0: lo is in neither the totals nor the list
+    ifs = {i["name"]: i for i in sm["network"]["interfaces"]}
+    assert set(ifs) == {"eth0", "wg0"}
+    assert ifs["eth0"]["bytes_sent"] == 41013 and ifs["wg0"]["bytes_recv"] == 1000
 
 
 @pytest.mark.parametrize("query,field", [("time_range=2h", "time_range"), ("refresh=maybe", "refresh")])
@@ -218,16 +223,61 @@ def test_metric_list(mon):
     names = {m["name"]: m for m in data["metrics"]}
     for spec_name in ("cpu.usage", "memory.usage", "disk.usage", "network.bytes_sent"):
         assert spec_name in names
-    assert names["cpu.usage"]["unit"] == "percent"
+    assert names["cpu.usage"]["unit"] == "percent" and names["cpu.usage"]["deprecated"] is False
     assert data["intervals"] == ["1m", "5m", "15m", "1h", "raw"]
+    # rates say so in their names; the old counter-like names are listed as deprecated aliases
+    for old in ("bytes_sent", "bytes_recv", "packets_sent", "packets_recv", "errors", "drops"):
+        new = "network.%s_per_second" % old
+        assert names[new]["deprecated"] is False and "replaced_by" not in names[new]
+        assert names[new]["unit"].endswith("per_second")
+        alias = names["network." + old]
+        assert alias["deprecated"] is True and alias["replaced_by"] == new
+        assert alias["unit"] == names[new]["unit"]
+    assert [m for m in data["metrics"] if m["deprecated"]] == [m for m in data["metrics"] if "replaced_by" in m]
+
+
+def test_history_by_deprecated_name(daemons):
+    """The raw ring answers under the new name and the old one alike (the
+    fixture's counters stand still: rates of 0 from the second sample on)."""
+    d = daemons(plugins=[MONITOR], dropins=monitor_conf(proc_root=os.path.abspath(FIXTURE_ROOT)))
+    tok = d.login()
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        got = {}
+        for name in ("network.bytes_recv_per_second", "network.bytes_recv"):
+            r = d.call("GET", "/monitoring/metrics/system?metric=%s&interval=raw&start_time=%s&end_time=%s"
+                       % (name, now_iso(-600), now_iso(60)), token=tok)
+            assert r.status_code == 200, r.text
+            got[name] = r.json()["data"]
+        if got["network.bytes_recv"]["data_points"]:
+            break
+        time.sleep(0.5)
+    new, old = got["network.bytes_recv_per_second"], got["network.bytes_recv"]
+    assert new["metric"] == old["metric"] == "network.bytes_recv_per_second"
+    assert new["unit"] == old["unit"] == "bytes_per_second"
+    assert old["data_points"], "no rate sampled"
+    # one series: asked later, the old name has every point the new one had
+    assert {p["timestamp"] for p in new["data_points"]} <= {p["timestamp"] for p in old["data_points"]}
+
+
+@pytest.mark.parametrize("query,fields", [
+    ("start_time=%(s)s&end_time=%(e)s", ["metric"]),
+    ("metric=cpu.usage&end_time=%(e)s", ["start_time"]),
+    ("metric=cpu.usage&start_time=%(s)s", ["end_time"]),
+    ("", ["metric", "start_time", "end_time"]),
+])
+def test_history_missing_parameter(mon, query, fields):
+    """Absent required query parameters: 400 MISSING_PARAMETER naming each."""
+    d, tok = mon
+    r = d.call("GET", "/monitoring/metrics/system?" + query % {"s": now_iso(-3600), "e": now_iso()}, token=tok)
+    assert_error(r, 400, "MISSING_PARAMETER")
+    assert set(r.json()["error"]["details"]) == set(fields), r.text
 
 
 @pytest.mark.parametrize("query,field", [
-    ("start_time=%(s)s&end_time=%(e)s", "metric"),
     ("metric=cpu.nope&start_time=%(s)s&end_time=%(e)s", "metric"),
-    ("metric=cpu.usage&end_time=%(e)s", "start_time"),
+    ("metric=&start_time=%(s)s&end_time=%(e)s", "metric"),
     ("metric=cpu.usage&start_time=yesterday&end_time=%(e)s", "start_time"),
-    ("metric=cpu.usage&start_time=%(s)s", "end_time"),
     ("metric=cpu.usage&start_time=%(s)s&end_time=2024-13-01T00:00:00Z", "end_time"),
     ("metric=cpu.usage&start_time=%(e)s&end_time=%(s)s", "end_time"),
     ("metric=cpu.usage&start_time=%(s)s&end_time=%(e)s&interval=2m", "interval"),
@@ -322,11 +372,25 @@ def test_rule_crud(mon):
     assert_error(d.call("GET", "/monitoring/alerts/rules/abc", token=tok), 404, "RESOURCE_NOT_FOUND")
 
 
+@pytest.mark.parametrize("field", ["name", "metric_name", "condition", "threshold"])
+def test_rule_missing_field(mon, field):
+    """An absent required field is 400 MISSING_PARAMETER naming it; nothing is created."""
+    d, tok = mon
+    body = {k: v for k, v in RULE.items() if k != field}
+    r = d.call("POST", "/monitoring/alerts/rules", token=tok, json=body)
+    assert_error(r, 400, "MISSING_PARAMETER")
+    assert list(r.json()["error"]["details"]) == [field], r.text
+    assert d.call("GET", "/monitoring/alerts/rules", token=tok).json()["data"]["pagination"]["total"] == 0
+    r = d.call("POST", "/monitoring/alerts/rules", token=tok)
+    assert_error(r, 400, "MISSING_PARAMETER")
+    assert "body" in r.json()["error"]["details"]
+
+
 @pytest.mark.parametrize("patch,field", [
-    ({"name": None}, "name"), ({"name": ""}, "name"), ({"name": "x" * 129}, "name"),
-    ({"metric_name": None}, "metric_name"), ({"metric_name": "cpu.nope"}, "metric_name"),
-    ({"condition": "=>"}, "condition"), ({"condition": None}, "condition"),
-    ({"threshold": "85"}, "threshold"), ({"threshold": None}, "threshold"),
+    ({"name": ""}, "name"), ({"name": "x" * 129}, "name"),
+    ({"metric_name": "cpu.nope"}, "metric_name"),
+    ({"condition": "=>"}, "condition"),
+    ({"threshold": "85"}, "threshold"),
     ({"level": "fatal"}, "level"), ({"duration": -1}, "duration"), ({"duration": "5"}, "duration"),
     ({"cooldown_minutes": 100000}, "cooldown_minutes"), ({"enabled": "yes"}, "enabled"),
     ({"notification_channels": ["pager"]}, "notification_channels"),
@@ -452,6 +516,223 @@ def test_disabled_rule_never_fires(mon):
     d.call("POST", "/monitoring/alerts/rules", token=tok, json=dict(RULE, threshold=0, duration=0, enabled=False))
     time.sleep(2.5)
     assert d.call("GET", "/monitoring/alerts", token=tok).json()["data"]["alerts"] == []
+
+
+def hook_alerts(hook):
+    """(rule_id, status, level) of every alert the receiver got, in order."""
+    out = []
+    for _, body in list(hook.requests):
+        m = json.loads(body)
+        out.append((m["data"]["rule_id"], m["data"]["status"], m["data"]["level"]))
+    return out
+
+
+def wait_hook(hook, want, timeout=20):
+    """Until every (rule_id, status) of @want has been notified."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = {(r, st) for r, st, _ in hook_alerts(hook)}
+        if want <= got:
+            return
+        time.sleep(0.05)
+    raise AssertionError("webhook got %r, want %r" % (hook_alerts(hook), want))
+
+
+def active_rules(d, tok):
+    alerts = d.call("GET", "/monitoring/alerts?status=active&size=100", token=tok).json()["data"]["alerts"]
+    return sorted(a["rule_id"] for a in alerts)
+
+
+def test_every_rule_is_evaluated(daemons):
+    """Several rules on different metrics, conditions and levels fire,
+    resolve and notify each on its own, and a rule added, changed or
+    deleted while running takes effect at the next samples.  (Until the
+    fix only the rule with the lowest id was ever evaluated.)  The fixture
+    tree keeps every value constant: memory.usage about 24, load 0.52 1.05
+    2.50, temperature below 100."""
+    hook = Receiver()
+    d = daemons(plugins=[MONITOR], dropins=monitor_conf(
+        proc_root=os.path.abspath(FIXTURE_ROOT), webhook_url=hook.url, webhook_retries=0))
+    try:
+        tok = d.login()
+        ws, _ = connect(d, tok)
+
+        def rule(name, metric, cond, threshold, level):
+            r = d.call("POST", "/monitoring/alerts/rules", token=tok, json={
+                "name": name, "metric_name": metric, "condition": cond, "threshold": threshold, "level": level,
+                "duration": 0, "cooldown_minutes": 0, "notification_channels": ["webhook"]})
+            assert r.status_code == 201, r.text
+            return r.json()["data"]["id"]
+
+        a = rule("mem", "memory.usage", ">", 10, "warning")
+        b = rule("load", "cpu.load5", ">=", 1.05, "critical")
+        c = rule("temp", "system.cpu.temperature", "<", 100, "info")
+        never = rule("never", "cpu.load15", "<", 0, "error")
+        assert a < b < c < never
+
+        wait_hook(hook, {(a, "active"), (b, "active"), (c, "active")})
+        seen = set()
+        deadline = time.time() + 20
+        while seen != {a, b, c} and time.time() < deadline:
+            m = wait_ws(ws, "alert", lambda m: m["data"]["status"] == "active", timeout=deadline - time.time())
+            seen.add(m["data"]["rule_id"])
+        assert seen == {a, b, c}
+        levels = {r: lv for r, st, lv in hook_alerts(hook)}
+        assert levels == {a: "warning", b: "critical", c: "info"}
+        assert all(json.loads(body)["app_name"] == "wgm" for _, body in hook.requests)
+        assert active_rules(d, tok) == [a, b, c]
+        states = {x["id"]: x["state"] for x in
+                  d.call("GET", "/monitoring/alerts/rules", token=tok).json()["data"]["rules"]}
+        assert states == {a: "firing", b: "firing", c: "firing", never: "ok"}
+        dash = d.call("GET", "/monitoring/dashboard", token=tok).json()["data"]["alerts"]
+        assert (dash["active"], dash["warning"], dash["critical"], dash["info"], dash["error"]) == (3, 1, 1, 1, 0)
+
+        # one rule stops holding: it alone resolves and is notified
+        n = len(hook.requests)
+        assert d.call("PUT", "/monitoring/alerts/rules/%d" % b, token=tok, json={"condition": "<"}).status_code == 200
+        wait_hook(hook, {(b, "resolved")})
+        assert active_rules(d, tok) == [a, c]
+
+        # a rule changed to hold fires; a rule added while running fires
+        r = d.call("PUT", "/monitoring/alerts/rules/%d" % never, token=tok, json={"condition": ">", "threshold": 2})
+        assert r.status_code == 200, r.text
+        wait_hook(hook, {(never, "active")})
+        e = rule("used", "memory.used", ">", 0, "warning")
+        wait_hook(hook, {(e, "active")})
+        assert active_rules(d, tok) == [a, c, never, e]
+
+        # a deleted rule's alert is resolved with it and the rule is never evaluated again
+        assert d.call("DELETE", "/monitoring/alerts/rules/%d" % a, token=tok).status_code == 200
+        assert active_rules(d, tok) == [c, never, e]
+        # three sampling rounds (interval = 1 s) with margin: no rule notifies twice,
+        # cooldown 0 notwithstanding, and the deleted one does not come back
+        time.sleep(4)
+        got = hook_alerts(hook)
+        assert len(got) == len(set((r, st) for r, st, _ in got)), got
+        assert (a, "resolved") not in {(r, st) for r, st, _ in got}
+        assert active_rules(d, tok) == [c, never, e]
+        assert n == 3
+        dash = d.call("GET", "/monitoring/dashboard", token=tok).json()["data"]["alerts"]
+        assert (dash["active"], dash["warning"], dash["critical"], dash["info"], dash["error"]) == (3, 1, 0, 1, 1)
+        ws.close()
+    finally:
+        hook.close()
+
+
+class SmtpSink:
+    """A minimal SMTP server on 127.0.0.1 (no TLS, no AUTH) that keeps the
+    DATA of every message; enough for libcurl's smtp:// client."""
+
+    def __init__(self):
+        import socket
+        self.messages = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = "smtp://127.0.0.1:%d" % self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 sink ESMTP\r\n")
+        try:
+            for _ in range(100):
+                line = f.readline()
+                if not line:
+                    return
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250-sink\r\n250 8BITMIME\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 go on\r\n")
+                    data = b""
+                    while not data.endswith(b"\r\n.\r\n") and len(data) < 1 << 20:
+                        chunk = f.readline()
+                        if not chunk:
+                            return
+                        data += chunk
+                    self.messages.append(data.decode("utf-8", "replace"))
+                    conn.sendall(b"250 queued\r\n")
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 ok\r\n")
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def subject_of(message):
+    for line in message.split("\r\n"):
+        if line.startswith("Subject: "):
+            return line[len("Subject: "):]
+    return None
+
+
+def test_app_name_in_notifications(daemons):
+    """The mail subject and the webhook payload carry /system/config's
+    app_name: "wgm" by default, and the new name from the next notification
+    after a PUT (the core publishes system.config on each change)."""
+    hook, smtp = Receiver(), SmtpSink()
+    d = daemons(plugins=[MONITOR], dropins=monitor_conf(
+        webhook_url=hook.url, webhook_retries=0, email_url=smtp.url, email_from="wgm@example.org",
+        email_to="ops@example.org", email_require_tls="no", email_retries=0))
+    try:
+        tok = d.login()
+        body = dict(RULE, threshold=0, duration=0, cooldown_minutes=0, notification_channels=["webhook", "email"])
+        rid = d.call("POST", "/monitoring/alerts/rules", token=tok, json=body).json()["data"]["id"]
+        _, sent = hook.wait(1)
+        assert json.loads(sent)["app_name"] == "wgm"
+        deadline = time.time() + 20
+        while not smtp.messages and time.time() < deadline:
+            time.sleep(0.05)
+        assert smtp.messages, "no mail"
+        assert subject_of(smtp.messages[0]) == "[wgm error] active: memory high", smtp.messages[0]
+
+        r = d.call("PUT", "/system/config", token=tok, json={"app_name": "Lab VPN"})
+        assert r.status_code == 200, r.text
+        # resolve, then fire again: both notified under the new name
+        d.call("PUT", "/monitoring/alerts/rules/%d" % rid, token=tok, json={"threshold": 1000})
+        _, sent = hook.wait(2)
+        assert json.loads(sent)["data"]["status"] == "resolved"
+        assert json.loads(sent)["app_name"] == "Lab VPN"
+        deadline = time.time() + 20
+        while len(smtp.messages) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(smtp.messages) >= 2, "no second mail"
+        assert subject_of(smtp.messages[1]) == "[Lab VPN error] resolved: memory high"
+    finally:
+        hook.close()
+        smtp.close()
+
+
+def test_rule_success_messages(mon):
+    """Creates and actions carry the spec's success message, in Chinese
+    when Accept-Language prefers zh."""
+    d, tok = mon
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
+    r = d.call("POST", "/monitoring/alerts/rules", token=tok, json=RULE)
+    assert r.status_code == 201 and r.json()["message"] == "Alert rule created", r.text
+    rid = r.json()["data"]["id"]
+    r = d.call("POST", "/monitoring/alerts/rules", token=tok, json=dict(RULE, name="zh"), headers=zh)
+    assert r.status_code == 201 and r.json()["message"] == "告警规则创建成功", r.text
+    r = d.call("PUT", "/monitoring/alerts/rules/%d" % rid, token=tok, json={"threshold": 1}, headers=zh)
+    assert r.status_code == 200 and r.json()["message"] == "告警规则更新成功", r.text
+    r = d.call("DELETE", "/monitoring/alerts/rules/%d" % rid, token=tok)
+    assert r.status_code == 200 and r.json()["message"] == "Alert rule deleted", r.text
+    # reads carry no message
+    assert "message" not in d.call("GET", "/monitoring/alerts/rules", token=tok).json()
 
 
 def test_sealed_webhook_token(daemons, tmp_path):
