@@ -48,6 +48,12 @@ static const struct wgm_conf_key cache_keys[] = {
     {NULL},
 };
 
+static const struct wgm_conf_key websocket_keys[] = {
+    INT("max_per_user", "16", 1, 1000, "WebSocket connections one user may hold (429 beyond)"),
+    INT("revalidate_interval", "5", 1, 300, "seconds between re-checks of each WebSocket's credential"),
+    {NULL},
+};
+
 static const struct wgm_conf_key log_keys[] = {
     ENUM("level", "info", "error|warn|info|debug", "log level (SIGHUP re-reads it)"),
     BOOL("access_log", "yes", "one line per HTTP request"),
@@ -70,6 +76,7 @@ const struct wgm_conf_section wgm_core_sections[] = {
     {"http", http_keys},
     {"database", database_keys},
     {"cache", cache_keys},
+    {"websocket", websocket_keys},
     {"log", log_keys},
     {"logs", logs_keys},
     {"auth", auth_keys},

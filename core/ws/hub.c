@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "auth/auth.h"
+#include "auth/jwt.h"
+#include "conf.h"
 #include "daemon.h"
 #include "events.h"
 #include "http/request.h"
@@ -25,6 +28,7 @@
 #include "util.h"
 #include "ws/frame.h"
 #include "ws/hub.h"
+#include "ws/revalidate.h"
 
 #define MAX_CLIENTS 1000u          /* upgraded + handshaking; more get 503 */
 #define QUEUE_MAX_MSGS 256u        /* per client, outbound */
@@ -38,6 +42,9 @@
 #define TICK_MS 1000u
 #define READ_CHUNK 16384u
 #define READS_PER_EVENT 4 /* then let other clients have a turn */
+/* A connection whose credential could not be re-checked (database down)
+ * this long, and at least three intervals, is closed with 1013. */
+#define STALE_MIN_MS 60000u
 
 /* Pushed types and the permission each needs. */
 static const struct {
@@ -72,6 +79,9 @@ struct ws_client {
     int fd;
     struct MHD_UpgradeResponseHandle *urh;
     struct wgm_principal principal; /* rebuilt from the request's, permissions deep-copied */
+    int64_t iat_ms;                 /* JWT: issue time and expiry, for revalidation */
+    time_t exp;
+    uint64_t checked_ms;            /* when the credential last held */
     unsigned allowed, subscribed;   /* bit i: types[i] */
     bool explicit_subs;             /* false: "everything allowed" until the first subscribe */
     struct wgm_ws_parser *parser;
@@ -96,6 +106,8 @@ struct pending {
     struct wgm_ws_hub *hub;
     uint64_t created_ms;
     struct wgm_principal principal;
+    int64_t iat_ms;
+    time_t exp;
 };
 
 struct wgm_ws_hub {
@@ -110,6 +122,13 @@ struct wgm_ws_hub {
     int epfd, evfd;
     pthread_t thread;
     bool thread_started;
+    unsigned max_per_user;    /* [websocket] max_per_user */
+    unsigned revalidate_ms;   /* [websocket] revalidate_interval */
+    /* The revalidation thread: sleeps on auth_cond until the next pass or stop. */
+    pthread_mutex_t auth_lock;
+    pthread_cond_t auth_cond;
+    bool auth_stop, auth_started, auth_failing;
+    pthread_t auth_thread;
 };
 
 /* The upgrade handler gets an id rather than a pointer: the 101 can fail
@@ -135,6 +154,16 @@ static json_t *type_list(unsigned mask)
         if (mask & (1u << i))
             json_array_append_new(a, json_string(types[i].type));
     return a;
+}
+
+/* The types @p may receive. */
+static unsigned allowed_mask(const struct wgm_principal *p)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < NTYPES; i++)
+        if (wgm_principal_can(p, types[i].permission))
+            mask |= 1u << i;
+    return mask;
 }
 
 static void principal_copy(struct wgm_principal *dst, const struct wgm_principal *src)
@@ -525,10 +554,9 @@ static void adopt(struct wgm_ws_hub *hub, uint64_t now)
             finish(hub, c, strerror(errno));
             continue;
         }
-        for (size_t i = 0; i < NTYPES; i++)
-            if (wgm_principal_can(&c->principal, types[i].permission))
-                c->allowed |= 1u << i;
+        c->allowed = allowed_mask(&c->principal);
         c->subscribed = c->allowed;
+        c->checked_ms = now;
         wgm_log(WGM_LOG_DEBUG, "ws", "client %llu (%s) connected; %u connected", (unsigned long long)c->id,
                 c->principal.username, hub->nclients);
         send_msg(c, "welcome",
@@ -678,6 +706,128 @@ static void *hub_main(void *arg)
     return NULL;
 }
 
+/* --- revalidation (its own thread) -------------------------------------- */
+
+static int cred_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct wgm_ws_cred *)a)->client_id, y = ((const struct wgm_ws_cred *)b)->client_id;
+    return x < y ? -1 : x > y;
+}
+
+/* Apply one verdict to its client (hub lock held). */
+static void apply_verdict(struct wgm_ws_hub *hub, struct ws_client *c, struct wgm_ws_cred *v, uint64_t now)
+{
+    uint64_t stale = 3u * (uint64_t)hub->revalidate_ms;
+
+    if (v->verdict == WGM_WS_INVALID) {
+        wgm_log(WGM_LOG_INFO, "ws", "closing client %llu (%s): %s", (unsigned long long)c->id, c->principal.username,
+                v->reason);
+        client_close(c, WGM_WS_CLOSE_POLICY, v->reason);
+        return;
+    }
+    if (v->verdict == WGM_WS_UNKNOWN) {
+        if (now - c->checked_ms >= (stale > STALE_MIN_MS ? stale : STALE_MIN_MS)) {
+            wgm_log(WGM_LOG_WARN, "ws", "closing client %llu (%s): its credential could not be re-checked for %llu s",
+                    (unsigned long long)c->id, c->principal.username,
+                    (unsigned long long)((now - c->checked_ms) / 1000u));
+            client_close(c, WGM_WS_CLOSE_TRY_LATER, "the credential cannot be re-checked now");
+        }
+        return;
+    }
+    c->checked_ms = now;
+    json_decref(c->principal.permissions);
+    c->principal.permissions = v->permissions; /* moved */
+    v->permissions = NULL;
+    unsigned mask = allowed_mask(&c->principal);
+    if (mask == c->allowed)
+        return;
+    /* Re-gate: lost types stop at once, gained ones join the default set. */
+    c->allowed = mask;
+    c->subscribed = c->explicit_subs ? c->subscribed & mask : mask;
+    send_msg(c, "permissions_changed",
+             json_pack("{s:o,s:o}", "types", type_list(c->allowed), "subscribed", type_list(c->subscribed)));
+}
+
+/* One pass: snapshot the open connections, judge them without the hub
+ * lock (database and cache I/O), then apply the verdicts. */
+static void revalidate_pass(struct wgm_ws_hub *hub)
+{
+    struct wgm_ws_cred *creds = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+
+    pthread_mutex_lock(&hub->lock);
+    for (struct ws_client *c = hub->clients; c; c = c->next)
+        cap += c->state == ST_OPEN;
+    if (cap && (creds = calloc(cap, sizeof(*creds)))) {
+        for (struct ws_client *c = hub->clients; c && n < cap; c = c->next) {
+            struct wgm_ws_cred *v;
+            if (c->state != ST_OPEN)
+                continue;
+            v = &creds[n++];
+            v->client_id = c->id;
+            v->user_id = c->principal.user_id;
+            v->via = c->principal.via;
+            memcpy(v->role, c->principal.role, sizeof(v->role));
+            memcpy(v->jti, c->principal.token_id, sizeof(v->jti));
+            memcpy(v->api_key_id, c->principal.api_key_id, sizeof(v->api_key_id));
+            v->iat_ms = c->iat_ms;
+            v->exp = c->exp;
+        }
+    }
+    pthread_mutex_unlock(&hub->lock);
+    if (!n)
+        goto out;
+    r = wgm_ws_revalidate(hub->d, creds, n, time(NULL));
+    /* One line when checking starts failing and one when it recovers. */
+    if (r < 0 && !hub->auth_failing)
+        wgm_log(WGM_LOG_WARN, "ws", "cannot re-check WebSocket credentials: %s", strerror(-r));
+    else if (r == 0 && hub->auth_failing)
+        wgm_log(WGM_LOG_INFO, "ws", "re-checking WebSocket credentials again");
+    hub->auth_failing = r < 0;
+    qsort(creds, n, sizeof(*creds), cred_cmp);
+    pthread_mutex_lock(&hub->lock);
+    uint64_t now = wgm_now_ms();
+    for (struct ws_client *c = hub->clients; c; c = c->next) {
+        struct wgm_ws_cred key = {.client_id = c->id}, *v;
+        if (c->state != ST_OPEN || !(v = bsearch(&key, creds, n, sizeof(*creds), cred_cmp)))
+            continue;
+        apply_verdict(hub, c, v, now);
+    }
+    pthread_mutex_unlock(&hub->lock);
+    wake(hub); /* close frames and notices were queued: the loop sends them */
+out:
+    for (size_t i = 0; i < n; i++)
+        json_decref(creds[i].permissions);
+    free(creds);
+}
+
+static void *auth_main(void *arg)
+{
+    struct wgm_ws_hub *hub = arg;
+    struct timespec at;
+
+    pthread_mutex_lock(&hub->auth_lock);
+    while (!hub->auth_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        at.tv_sec += hub->revalidate_ms / 1000u;
+        at.tv_nsec += (long)(hub->revalidate_ms % 1000u) * 1000000L;
+        if (at.tv_nsec >= 1000000000L) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000L;
+        }
+        while (!hub->auth_stop && pthread_cond_timedwait(&hub->auth_cond, &hub->auth_lock, &at) != ETIMEDOUT)
+            ;
+        if (hub->auth_stop)
+            break;
+        pthread_mutex_unlock(&hub->auth_lock);
+        revalidate_pass(hub);
+        pthread_mutex_lock(&hub->auth_lock);
+    }
+    pthread_mutex_unlock(&hub->auth_lock);
+    return NULL;
+}
+
 /* --- bus fan-out (dispatcher thread) ------------------------------------ */
 
 static void on_event(struct wgm_ctx *ctx, const char *topic, json_t *payload, void *data)
@@ -772,6 +922,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     c->urh = urh;
     c->principal = p->principal; /* moved */
     p->principal.permissions = NULL;
+    c->iat_ms = p->iat_ms;
+    c->exp = p->exp;
     if (extra_in_size)
         memcpy(c->extra, extra_in, extra_in_size);
     c->extra_len = extra_in_size;
@@ -807,19 +959,62 @@ static int bad_header(struct wgm_resp *resp, unsigned status, const char *header
                                json_pack("{s:s}", header, why));
 }
 
+/* The access token the guard accepted (same precedence as the guard):
+ * its issue time and expiry are what revalidation compares. */
+static int token_claims(struct wgm_daemon *d, const struct wgm_req *req, const struct wgm_principal *who,
+                        struct wgm_jwt_claims *claims)
+{
+    const char *h = wgm_req_header_impl(req, "Authorization"), *tok = NULL;
+    const unsigned char *key;
+    size_t keylen;
+
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        tok = h + 7;
+        while (*tok == ' ')
+            tok++;
+        if (!*tok || strncmp(tok, "ak_", 3) == 0 || strncmp(tok, "rt_", 3) == 0)
+            tok = NULL;
+    }
+    if (!tok)
+        tok = wgm_req_query_impl(req, "token");
+    key = wgm_auth_jwt_key(d, &keylen);
+    if (!tok || wgm_jwt_verify(key, keylen, tok, time(NULL), claims) < 0 || strcmp(claims->jti, who->token_id) != 0 ||
+        claims->user_id != who->user_id)
+        return -EACCES;
+    return 0;
+}
+
+/* Connections of @user_id open or on their way (registry and hub locks held). */
+static unsigned user_connections(struct wgm_ws_hub *hub, int64_t user_id)
+{
+    unsigned n = 0;
+
+    for (struct pending *p = pending_head; p; p = p->next)
+        n += p->hub == hub && p->principal.user_id == user_id;
+    for (struct ws_client *c = hub->incoming; c; c = c->next)
+        n += c->principal.user_id == user_id;
+    for (struct ws_client *c = hub->clients; c; c = c->next)
+        n += c->state == ST_OPEN && c->principal.user_id == user_id;
+    return n;
+}
+
 static int ws_connect(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
 {
     struct wgm_daemon *d = ctx->daemon;
     const struct wgm_principal *who = wgm_request_principal(req);
     const char *version = wgm_req_header_impl(req, MHD_HTTP_HEADER_SEC_WEBSOCKET_VERSION);
     char accept[WGM_WS_ACCEPT_LEN + 1];
+    struct wgm_jwt_claims claims = {0};
     struct wgm_ws_hub *hub;
     struct pending *p;
+    unsigned mine;
     uint64_t id;
     int r;
 
     if (!who) /* the guard lets no anonymous caller through; fail closed anyway */
         return wgm_resp_error_impl(resp, 401, "TOKEN_INVALID", "authentication required", NULL);
+    if (who->via == WGM_AUTH_JWT && token_claims(d, req, who, &claims) < 0)
+        return wgm_resp_error_impl(resp, 401, "TOKEN_INVALID", "access token is not valid", NULL);
     if (!has_token(wgm_req_header_impl(req, MHD_HTTP_HEADER_UPGRADE), "websocket"))
         return bad_header(resp, 400, "Upgrade", "must be websocket");
     if (!has_token(wgm_req_header_impl(req, MHD_HTTP_HEADER_CONNECTION), "upgrade"))
@@ -840,11 +1035,19 @@ static int ws_connect(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     }
     pthread_mutex_lock(&hub->lock);
     unsigned used = hub->nclients + hub->npending;
+    mine = user_connections(hub, who->user_id);
     pthread_mutex_unlock(&hub->lock);
     if (used >= MAX_CLIENTS) {
         pthread_mutex_unlock(&registry_lock);
         return wgm_resp_error_impl(resp, 503, "SERVICE_UNAVAILABLE", "too many WebSocket connections",
                                    json_pack("{s:I}", "limit", (json_int_t)MAX_CLIENTS));
+    }
+    /* Refused before the upgrade, so the client sees why (a 429, not a close). */
+    if (mine >= hub->max_per_user) {
+        pthread_mutex_unlock(&registry_lock);
+        return wgm_resp_error_impl(resp, 429, "RATE_LIMIT_EXCEEDED", "too many WebSocket connections for this user",
+                                   json_pack("{s:I,s:I}", "limit", (json_int_t)hub->max_per_user, "connections",
+                                             (json_int_t)mine));
     }
     p = calloc(1, sizeof(*p));
     if (!p) {
@@ -855,6 +1058,8 @@ static int ws_connect(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     p->hub = hub;
     p->created_ms = wgm_now_ms();
     principal_copy(&p->principal, who);
+    p->iat_ms = claims.iat_ms;
+    p->exp = claims.exp;
     p->next = pending_head;
     pending_head = p;
     hub->npending++;
@@ -873,6 +1078,14 @@ static struct wgm_ws_hub *hub_free(struct wgm_ws_hub *hub)
 {
     if (!hub)
         return NULL;
+    if (hub->auth_started) {
+        /* First: it may be in the middle of applying verdicts to clients. */
+        pthread_mutex_lock(&hub->auth_lock);
+        hub->auth_stop = true;
+        pthread_cond_signal(&hub->auth_cond);
+        pthread_mutex_unlock(&hub->auth_lock);
+        pthread_join(hub->auth_thread, NULL);
+    }
     if (hub->thread_started) {
         pthread_mutex_lock(&hub->lock);
         hub->stopping = true;
@@ -892,6 +1105,8 @@ static struct wgm_ws_hub *hub_free(struct wgm_ws_hub *hub)
     if (hub->evfd >= 0)
         close(hub->evfd);
     pthread_mutex_destroy(&hub->lock);
+    pthread_mutex_destroy(&hub->auth_lock);
+    pthread_cond_destroy(&hub->auth_cond);
     free(hub);
     return NULL;
 }
@@ -901,11 +1116,19 @@ int wgm_ws_register(struct wgm_daemon *d)
     static const char *const topics[] = {"system_status", "wireguard_status", "bgp_status", "ipv6_status", "alert"};
     struct wgm_ws_hub *hub = calloc(1, sizeof(*hub));
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    pthread_condattr_t ca;
     int r;
 
     if (!hub)
         return -ENOMEM;
     pthread_mutex_init(&hub->lock, NULL);
+    pthread_mutex_init(&hub->auth_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&hub->auth_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    hub->max_per_user = (unsigned)wgm_conf_get_int(d->conf, "websocket", "max_per_user", 16);
+    hub->revalidate_ms = (unsigned)wgm_conf_get_int(d->conf, "websocket", "revalidate_interval", 5) * 1000u;
     hub->d = d;
     hub->owner.daemon = d;
     hub->owner.name = owner_name;
@@ -919,6 +1142,9 @@ int wgm_ws_register(struct wgm_daemon *d)
     if ((r = -pthread_create(&hub->thread, NULL, hub_main, hub)) < 0)
         goto fail;
     hub->thread_started = true;
+    if ((r = -pthread_create(&hub->auth_thread, NULL, auth_main, hub)) < 0)
+        goto fail;
+    hub->auth_started = true;
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
         if ((r = wgm_bus_subscribe(d->bus, &hub->owner, topics[i], on_event, hub)) < 0)
             goto fail;

@@ -6,7 +6,14 @@
  * {"type","data","timestamp"} messages, delivered to each client that
  * subscribed to the type and whose principal holds its permission.  Each
  * client has a bounded outbound queue; a client that lets it fill is closed
- * (1008) and never slows the bus or the others. */
+ * (1008) and never slows the bus or the others.
+ *
+ * A second thread re-checks every connection's credential each
+ * [websocket] revalidate_interval seconds (ws/revalidate.h): one that no
+ * longer holds is closed with 1008 and the reason; one whose permissions
+ * changed has its types re-gated (a "permissions_changed" message).  A user
+ * holds at most [websocket] max_per_user connections; the next handshake
+ * gets 429 RATE_LIMIT_EXCEEDED. */
 #ifndef WGM_CORE_WS_HUB_H
 #define WGM_CORE_WS_HUB_H
 
