@@ -16,6 +16,7 @@
 #include <time.h>
 #include <wgm/input.h>
 #include <wgm/wgm.h>
+#include "birdconf.h"
 
 const struct wgm_host *bgp_host(void);
 struct wgm_ctx *bgp_ctx(void);
@@ -31,7 +32,7 @@ static bool valid_prefix(const char *s)
     char buf[64];
     unsigned char a[16];
     const char *slash = strchr(s, '/');
-    long long len;
+    unsigned len;
     int fam, bits;
     if (!slash || (size_t)(slash - s) >= sizeof(buf))
         return false;
@@ -44,7 +45,7 @@ static bool valid_prefix(const char *s)
     else
         return false;
     bits = fam == AF_INET ? 32 : 128;
-    if (wgm_in_parse_ll(slash + 1, 0, bits, &len) < 0)
+    if (birdconf_parse_len(slash + 1, (unsigned)bits, &len) < 0)
         return false;
     for (int i = (int)len; i < bits; i++)
         if ((a[i / 8] >> (7 - i % 8)) & 1)
@@ -54,14 +55,8 @@ static bool valid_prefix(const char *s)
 
 static bool valid_community(const char *s)
 {
-    const char *colon = strchr(s, ':');
-    char left[8];
-    long long x;
-    if (!colon || (size_t)(colon - s) >= sizeof(left))
-        return false;
-    memcpy(left, s, (size_t)(colon - s));
-    left[colon - s] = '\0';
-    return wgm_in_parse_ll(left, 0, 65535, &x) == 0 && wgm_in_parse_ll(colon + 1, 0, 65535, &x) == 0;
+    unsigned a, b;
+    return birdconf_parse_community(s, &a, &b) == 0;
 }
 
 static json_t *ann_json(struct wgm_stmt *st)
@@ -237,7 +232,7 @@ static int create_ann(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     }
     h->stmt_free(st);
     h->db_release(db);
-    return out ? wgm_resp_json(resp, 201, out) : -EIO;
+    return out ? wgm_resp_json_msg(resp, 201, out, "BGP announcement created", "BGP宣告创建成功") : -EIO;
 }
 
 static int delete_ann(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -296,7 +291,8 @@ static int delete_ann(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
                               json_pack("{s:I}", "id", (json_int_t)id));
     if (r < 0)
         return r;
-    return wgm_resp_json(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
+    return wgm_resp_json_msg(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1),
+                             "BGP announcement deleted", "BGP宣告删除成功");
 }
 
 int bgp_announcements_register(void)

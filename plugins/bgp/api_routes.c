@@ -9,6 +9,7 @@
 #include <time.h>
 #include <wgm/input.h>
 #include <wgm/wgm.h>
+#include "birdconf.h"
 #include "birdctl.h"
 
 const struct wgm_host *bgp_host(void);
@@ -27,7 +28,7 @@ static bool parse_net(const char *s, struct net *n)
 {
     char buf[64];
     const char *slash = strchr(s, '/');
-    long long l;
+    unsigned l;
     if (!slash || (size_t)(slash - s) >= sizeof(buf))
         return false;
     memcpy(buf, s, (size_t)(slash - s));
@@ -38,7 +39,7 @@ static bool parse_net(const char *s, struct net *n)
         n->family = AF_INET6;
     else
         return false;
-    if (wgm_in_parse_ll(slash + 1, 0, n->family == AF_INET ? 32 : 128, &l) < 0)
+    if (birdconf_parse_len(slash + 1, n->family == AF_INET ? 32 : 128, &l) < 0)
         return false;
     n->len = (int)l;
     return true;

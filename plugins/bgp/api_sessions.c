@@ -380,14 +380,17 @@ static int apply_or_rollback(struct wgm_db *db, struct wgm_resp *resp, int *answ
     return r;
 }
 
-static int respond_session(struct wgm_db *db, int64_t id, unsigned code, struct wgm_resp *resp)
+/* The session as it is now, with the success message @en / @zh (NULL: a
+ * read, no message). */
+static int respond_session(struct wgm_db *db, int64_t id, unsigned code, struct wgm_resp *resp, const char *en,
+                           const char *zh)
 {
     int status;
     json_t *out = load_session(db, id, &status);
     bgp_host()->db_release(db);
     if (!out)
         return status == 503 ? bgp_bird_error(resp, -EHOSTDOWN, NULL) : not_found(resp, id);
-    return wgm_resp_json(resp, code, out);
+    return en ? wgm_resp_json_msg(resp, code, out, en, zh) : wgm_resp_json(resp, code, out);
 }
 
 static int create_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -468,7 +471,7 @@ static int create_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct
     }
     if (r < 0)
         goto fail;
-    return respond_session(db, id, 201, resp);
+    return respond_session(db, id, 201, resp, "BGP session created", "BGP会话创建成功");
 fail:
     h->db_rollback(db);
     h->db_release(db);
@@ -483,7 +486,7 @@ static int get_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     (void)ctx;
     if (parse_id(req, resp, &id) < 0 || !(db = db_or_503(resp)))
         return 0;
-    return respond_session(db, id, 200, resp);
+    return respond_session(db, id, 200, resp, NULL, NULL);
 }
 
 /* The stored values of @id; -ENOENT when absent. */
@@ -597,7 +600,7 @@ static int update_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct
     }
     if (r < 0)
         goto fail;
-    return respond_session(db, id, 200, resp);
+    return respond_session(db, id, 200, resp, "BGP session updated", "BGP会话更新成功");
 fail:
     h->db_rollback(db);
     h->db_release(db);
@@ -647,7 +650,8 @@ static int delete_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct
     h->db_release(db);
     if (r != 0)
         return r > 0 ? 0 : r;
-    return wgm_resp_json(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
+    return wgm_resp_json_msg(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1), "BGP session deleted",
+                             "BGP会话删除成功");
 }
 
 /* start/stop: persist enabled, apply, and enable/disable over the socket. */
@@ -687,7 +691,8 @@ static int set_enabled(const struct wgm_req *req, struct wgm_resp *resp, bool on
         h->db_release(db);
         return bgp_bird_error(resp, r, NULL);
     }
-    return respond_session(db, id, 200, resp);
+    return on ? respond_session(db, id, 200, resp, "BGP session started", "BGP会话启动成功")
+              : respond_session(db, id, 200, resp, "BGP session stopped", "BGP会话停止成功");
 }
 
 static int start_session(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)

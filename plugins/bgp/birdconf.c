@@ -150,6 +150,25 @@ static int parse_addr(const char *s, int *family, unsigned char bin[16], char ou
     return 0;
 }
 
+int birdconf_parse_len(const char *s, unsigned max, unsigned *len)
+{
+    unsigned v = 0;
+    size_t i;
+
+    /* 1..3 digits, no sign, no leading zero, no space, nothing after */
+    if (!s || !s[0] || strlen(s) > 3 || (s[0] == '0' && s[1]))
+        return -EINVAL;
+    for (i = 0; s[i]; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v > max)
+        return -EINVAL;
+    *len = v;
+    return 0;
+}
+
 static int parse_prefix(const char *s, int *family, char out[PFX_STRLEN])
 {
     char addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN];
@@ -167,17 +186,8 @@ static int parse_prefix(const char *s, int *family, char out[PFX_STRLEN])
     addr[alen] = '\0';
     if (parse_addr(addr, family, bin, text) < 0)
         return -EINVAL;
-    /* 1..3 digits, no sign, no leading zero. */
-    s = slash + 1;
-    if (!s[0] || strlen(s) > 3 || (s[0] == '0' && s[1]))
-        return -EINVAL;
-    for (i = 0; s[i]; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -EINVAL;
-        len = len * 10 + (unsigned)(s[i] - '0');
-    }
     max = *family == AF_INET ? 32 : 128;
-    if (len > max)
+    if (birdconf_parse_len(slash + 1, max, &len) < 0)
         return -EINVAL;
     /* Host bits must be zero: BIRD refuses them, and two spellings of one
      * network would otherwise be two different announcements. */
@@ -193,7 +203,7 @@ static int parse_prefix(const char *s, int *family, char out[PFX_STRLEN])
 }
 
 /* "65000:1" → 65000, 1 */
-static int parse_community(const char *s, unsigned *a, unsigned *b)
+int birdconf_parse_community(const char *s, unsigned *a, unsigned *b)
 {
     unsigned v[2] = {0, 0};
     int k;
@@ -460,7 +470,7 @@ int birdconf_generate(const struct birdconf_session *sessions, size_t n_sessions
         }
         v[i].comm = comm + n_comm;
         for (j = 0; j < ann[i].n_communities; j++) {
-            if (parse_community(ann[i].communities[j], &v[i].comm[j][0], &v[i].comm[j][1]) < 0) {
+            if (birdconf_parse_community(ann[i].communities[j], &v[i].comm[j][0], &v[i].comm[j][1]) < 0) {
                 set_err(err, errlen, "announcement %s: community %zu is not A:B with 0-65535 each", v[i].prefix,
                         j);
                 r = -EINVAL;
@@ -565,6 +575,9 @@ static int reap(pid_t pid, long long deadline, int *status)
     }
 }
 
+static char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin", env_lang[] = "LANG=C";
+char *const birdconf_child_env[] = {env_path, env_lang, NULL};
+
 int birdconf_check(const char *bird_binary, const char *path, char *err, size_t errlen)
 {
     long long deadline = now_ms() + BIRDCONF_CHECK_TIMEOUT_MS;
@@ -595,7 +608,7 @@ int birdconf_check(const char *bird_binary, const char *path, char *err, size_t 
 
         if (dup2(devnull, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(outp[1], 2) < 0)
             _exit(127);
-        execv(bird_binary, argv);
+        execve(bird_binary, argv, birdconf_child_env);
         e = errno;
         if (write(execp[1], &e, sizeof(e)) < 0)
             _exit(127);

@@ -80,12 +80,34 @@ int birdconf_generate(const struct birdconf_session *sessions, size_t n_sessions
  */
 int birdconf_session_check(const struct birdconf_session *s, char *err, size_t errlen);
 
+/**
+ * A prefix length as it follows the '/': 1 to 3 decimal digits, no sign, no
+ * leading zero, no white space, nothing after; at most @p max.
+ * @return 0 (*@p len set) or -EINVAL.
+ */
+int birdconf_parse_len(const char *s, unsigned max, unsigned *len);
+
+/**
+ * A standard community "ASN:VALUE", each 0 to 65535 in decimal digits with
+ * no sign, leading zero, white space or anything after.
+ * @return 0 (*@p a, *@p b set) or -EINVAL.
+ */
+int birdconf_parse_community(const char *s, unsigned *a, unsigned *b);
+
 /** How long birdconf_check lets bird parse before killing it. */
 #define BIRDCONF_CHECK_TIMEOUT_MS 10000
 
 /**
- * Run `BIRD -p -c PATH` (fork and exec, no shell, stdin from /dev/null) and
- * wait at most #BIRDCONF_CHECK_TIMEOUT_MS for it.
+ * The whole environment of every process bgp.so starts (`bird -p`, the
+ * private BIRD): PATH and LANG=C, NULL-terminated.  Nothing of wgmd's own
+ * (WGM_ADMIN_PASSWORD, the database and cache URLs) is passed on.
+ */
+extern char *const birdconf_child_env[];
+
+/**
+ * Run `BIRD -p -c PATH` (fork and exec, no shell, stdin from /dev/null,
+ * environment #birdconf_child_env) and wait at most
+ * #BIRDCONF_CHECK_TIMEOUT_MS for it.
  * @param bird_binary absolute path of bird, e.g. "/usr/sbin/bird"
  * @param err NULL, or room for BIRD's message (its stderr, first line,
  *        without the "bird: " prefix) or another reason

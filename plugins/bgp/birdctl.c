@@ -435,6 +435,15 @@ int birdctl_run(const char *path, const char *cmd, int timeout_ms, struct birdct
     return r;
 }
 
+int birdctl_peer_pid(const struct birdctl_conn *c)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (!c || getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred))
+        return 0;
+    return cred.pid > 0 ? (int)cred.pid : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Output parsers: helpers                                             */
 
@@ -1077,4 +1086,38 @@ int birdctl_parse_routes(const struct birdctl_reply *r, struct birdctl_route **o
 fail:
     free(v);
     return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* show status                                                         */
+
+int birdctl_parse_status(const struct birdctl_reply *r, struct birdctl_status *out)
+{
+    bool have_version = false;
+
+    if (!r || !out)
+        return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (r->n_lines == 0 || r->code != 13)
+        return -EPROTO;
+    for (size_t i = 0; i < r->n_lines; i++) {
+        const struct birdctl_line *l = &r->lines[i];
+        const char *tok;
+        size_t n;
+
+        if (l->code == 1000 && strncmp(l->text, "BIRD ", 5) == 0) {
+            const char *v = l->text + 5;
+            n = next_token(&v, &tok);
+            if (n == 0 || n >= sizeof(out->version))
+                return -EPROTO;
+            copy_n(out->version, sizeof(out->version), tok, n);
+            have_version = true;
+        } else if (l->code == 1011 && strncmp(l->text, "Router ID is ", 13) == 0) {
+            const char *v = l->text + 13;
+            n = next_token(&v, &tok);
+            copy_n(out->router_id, sizeof(out->router_id), tok, n);
+        }
+    }
+    copy_trim(out->message, sizeof(out->message), r->lines[r->n_lines - 1].text);
+    return have_version ? 0 : -EPROTO;
 }

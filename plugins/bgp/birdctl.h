@@ -137,6 +137,29 @@ struct birdctl_conn *birdctl_close(struct birdctl_conn *c);
 /** birdctl_open + birdctl_cmd + birdctl_close, one deadline for all. */
 int birdctl_run(const char *path, const char *cmd, int timeout_ms, struct birdctl_reply **out);
 
+/**
+ * The pid of the process at the other end of @p c (SO_PEERCRED), or 0 when
+ * the kernel does not say.
+ */
+int birdctl_peer_pid(const struct birdctl_conn *c);
+
+/* ------------------------------------------------------------------ */
+/* show status                                                         */
+
+/** What `show status` says (protocols.md 4.4). */
+struct birdctl_status {
+    char version[32];    /**< "2.0.12", from "1000-BIRD 2.0.12" */
+    char router_id[64];  /**< from "1011-Router ID is ...", or "" */
+    char message[128];   /**< the 0013 line: "Daemon is up and running" */
+};
+
+/**
+ * Parse a `show status` reply.
+ * @return 0, -EINVAL (NULL argument) or -EPROTO (no 1000 "BIRD x" line, or
+ *         the reply does not end in 0013).
+ */
+int birdctl_parse_status(const struct birdctl_reply *r, struct birdctl_status *out);
+
 /* ------------------------------------------------------------------ */
 /* show protocols [all]                                                */
 

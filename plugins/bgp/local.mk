@@ -37,7 +37,7 @@ endif
 plugins_bgp_bgp_la_SOURCES = \
 	plugins/bgp/plugin.c plugins/bgp/schema.c plugins/bgp/apply.c \
 	plugins/bgp/api_sessions.c plugins/bgp/api_routes.c plugins/bgp/api_announcements.c \
-	plugins/bgp/follow.c plugins/bgp/status.c
+	plugins/bgp/follow.c plugins/bgp/status.c plugins/bgp/files.c
 plugins_bgp_bgp_la_CFLAGS = $(MODULE_CFLAGS)
 plugins_bgp_bgp_la_LDFLAGS = $(MODULE_LDFLAGS) -export-symbols-regex '^wgm_plugin_v1$$'
 plugins_bgp_bgp_la_LIBADD = plugins/bgp/libbirdcore.la $(JANSSON_LIBS)
