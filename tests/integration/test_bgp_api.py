@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -97,7 +98,8 @@ def test_list_filters_and_pages(env):
 
 @pytest.mark.parametrize("field,value", [
     ("name", ""), ("name", "Bad-Name"), ("name", "x" * 33), ("name", 5),
-    ("neighbor", "not-an-ip"), ("neighbor", "10.0.0.0/24"), ("neighbor", "fe80::1"), ("neighbor", None),
+    ("neighbor", "not-an-ip"), ("neighbor", "10.0.0.0/24"), ("neighbor", "fe80::1"), ("neighbor", " 192.0.2.1"),
+    ("neighbor", "192.0.2.1 "), ("neighbor", "192.0.2.1\n"),
     ("neighbor", "::"), ("neighbor", "0.0.0.0"), ("neighbor", "ff02::1"), ("neighbor", "224.0.0.5"),
     ("remote_as", 0), ("remote_as", 4294967296), ("remote_as", "65001"),
     ("local_as", 0), ("local_as", -1),
@@ -117,6 +119,20 @@ def test_create_validation(env, field, value):
     r = d.call("POST", "/bgp/sessions", token=tok, json=body)
     assert_error(r, 422, "VALIDATION_ERROR")
     assert field in r.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("missing", [["name"], ["neighbor"], ["remote_as"], ["name", "neighbor", "remote_as"]])
+def test_create_missing_field(env, missing):
+    """Absent required fields: 400 MISSING_PARAMETER naming each; nothing is created."""
+    d, tok = env
+    body = {k: v for k, v in {"name": "s1", "neighbor": "fd00:99::2", "remote_as": 65001}.items() if k not in missing}
+    r = d.call("POST", "/bgp/sessions", token=tok, json=body)
+    assert_error(r, 400, "MISSING_PARAMETER")
+    assert set(r.json()["error"]["details"]) == set(missing), r.text
+    assert d.call("GET", "/bgp/sessions", token=tok).json()["data"]["pagination"]["total"] == 0
+    r = d.call("POST", "/bgp/announcements", token=tok, json={"communities": ["65000:1"]})
+    assert_error(r, 400, "MISSING_PARAMETER")
+    assert list(r.json()["error"]["details"]) == ["prefix"]
 
 
 def test_asn_bounds_accepted(env):
@@ -166,7 +182,8 @@ def test_routes_endpoint(env):
     r = d.call("GET", "/bgp/routes?prefix=2001:db8::/32&session_id=1&page=1&size=5", token=tok)
     assert r.status_code == 200, r.text
     assert r.json()["data"]["routes"] == [] and r.json()["data"]["pagination"]["total"] == 0
-    for q in ("prefix=nope", "prefix=10.0.0.0/33", "session_id=0", "session_id=x", "page=-1", "size=100000"):
+    for q in ("prefix=nope", "prefix=10.0.0.0/33", "session_id=0", "session_id=x", "page=-1", "size=100000",
+              "prefix=10.0.0.0/%208", "prefix=10.0.0.0/8%20", "prefix=10.0.0.0/-0", "session_id=%201", "session_id=1x"):
         assert_error(d.call("GET", "/bgp/routes?" + q, token=tok), 422, "VALIDATION_ERROR")
 
 
@@ -187,9 +204,13 @@ def test_announcements(env):
     assert lst["pagination"]["total"] == 2
     lst = d.call("GET", "/bgp/announcements?session_id=%d" % s["id"], token=tok).json()["data"]
     assert [x["prefix"] for x in lst["announcements"]] == ["192.0.2.0/24"]
-    for body in ({}, {"prefix": "2001:db8::1/48"}, {"prefix": "nope"}, {"prefix": "10.0.0.0/8", "session_id": 999},
+    assert_error(d.call("POST", "/bgp/announcements", token=tok, json={}), 400, "MISSING_PARAMETER")
+    for body in ({"prefix": "2001:db8::1/48"}, {"prefix": "nope"}, {"prefix": "10.0.0.0/8", "session_id": 999},
                  {"prefix": "10.0.0.0/8", "communities": ["65536:1"]}, {"prefix": "10.0.0.0/8", "communities": "x"},
-                 {"prefix": "10.0.0.0/8", "extra": 1}):
+                 {"prefix": "10.0.0.0/8", "extra": 1}, {"prefix": "10.0.0.0/ 8"}, {"prefix": "10.0.0.0/8 "},
+                 {"prefix": " 10.0.0.0/8"}, {"prefix": "10.0.0.0/+8"}, {"prefix": "10.0.0.0/-0"},
+                 {"prefix": "10.0.0.0/08"}, {"prefix": "10.0.0.0/8", "communities": ["65000: 1"]},
+                 {"prefix": "10.0.0.0/8", "communities": ["65000:1 "]}, {"prefix": "10.0.0.0/8", "communities": ["+1:1"]}):
         r = d.call("POST", "/bgp/announcements", token=tok, json=body)
         assert_error(r, 422, "VALIDATION_ERROR")
     assert_error(d.call("GET", "/bgp/announcements?session_id=x", token=tok), 422, "VALIDATION_ERROR")
@@ -283,3 +304,94 @@ def test_failing_candidate_is_not_applied(daemons, tmp_path):
         d.stop()
         if os.path.exists(sock):
             os.unlink(sock)
+
+
+def test_success_messages(env):
+    """Creates and actions carry the spec's message; Chinese with Accept-Language zh."""
+    d, tok = env
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    r = post(d, tok)
+    assert r.status_code == 201 and r.json()["message"] == "BGP session created", r.text
+    sid = r.json()["data"]["id"]
+    r = d.call("POST", "/bgp/sessions/%d/stop" % sid, token=tok, headers=zh)
+    assert r.status_code == 200 and r.json()["message"] == "BGP会话停止成功", r.text
+    r = d.call("POST", "/bgp/sessions/%d/start" % sid, token=tok, headers=zh)
+    assert r.status_code == 200 and r.json()["message"] == "BGP会话启动成功", r.text
+    r = d.call("POST", "/bgp/sessions/%d/start" % sid, token=tok)
+    assert r.json()["message"] == "BGP session started", r.text
+    r = d.call("PUT", "/bgp/sessions/%d" % sid, token=tok, json={"remote_as": 65002})
+    assert r.status_code == 200 and r.json()["message"] == "BGP session updated", r.text
+    r = d.call("POST", "/bgp/announcements", token=tok, json={"prefix": "2001:db8:7::/48"}, headers=zh)
+    assert r.status_code == 201 and r.json()["message"] == "BGP宣告创建成功", r.text
+    r = d.call("DELETE", "/bgp/announcements/%d" % r.json()["data"]["id"], token=tok)
+    assert r.status_code == 200 and r.json()["message"] == "BGP announcement deleted", r.text
+    assert "message" not in d.call("GET", "/bgp/sessions/%d" % sid, token=tok).json()
+    r = d.call("DELETE", "/bgp/sessions/%d" % sid, token=tok, headers=zh)
+    assert r.status_code == 200 and r.json()["message"] == "BGP会话删除成功", r.text
+
+
+def bird_pid(d):
+    with open(os.path.join(d.state, "bgp", "bird.pid")) as f:
+        return int(f.read().strip())
+
+
+def test_bird_gets_a_minimal_environment(env):
+    """wgmd's environment holds secrets (WGM_ADMIN_PASSWORD, the database
+    and cache URLs): the private BIRD is started with PATH and LANG only."""
+    d, tok = env
+    assert any(k.startswith("WGM_") for k in d.env), "the test's wgmd has WGM_ variables to leak"
+    with open("/proc/%d/environ" % bird_pid(d), "rb") as f:
+        environ = [x.decode() for x in f.read().split(b"\0") if x]
+    assert not [x for x in environ if x.startswith("WGM_")], environ
+    assert sorted(x.split("=", 1)[0] for x in environ) == ["LANG", "PATH"], environ
+    assert "LANG=C" in environ
+
+
+def test_files_are_replaced_never_followed(env, tmp_path):
+    """The include file is written to a fresh temporary file and renamed
+    over the name: a symlink planted there (or where a fixed temporary name
+    used to be) is replaced, never written through; the file is 0640."""
+    d, tok = env
+    bgpdir = os.path.join(d.state, "bgp")
+    inc = os.path.join(bgpdir, "wgm.conf")
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    for name in ("wgm.conf.candidate", "wgm.conf.check", "wgm.conf.tmp"):
+        os.symlink(str(victim), os.path.join(bgpdir, name))
+    os.unlink(inc)
+    os.symlink(str(victim), inc)
+    mk(d, tok)
+    assert victim.read_text() == "untouched\n"
+    st = os.lstat(inc)
+    assert not os.path.islink(inc) and (st.st_mode & 0o777) == 0o640
+    assert "protocol bgp wgm_s1" in bird_conf(d)
+    # nothing of the candidate or its wrapper is left beside it
+    left = [n for n in os.listdir(bgpdir) if n.startswith(".wgm.conf.")]
+    assert left == [], left
+    assert (os.stat(os.path.join(bgpdir, "bird.conf")).st_mode & 0o777) == 0o640
+
+
+def test_system_info_reports_bird(env):
+    """GET /system/info services.bgp, read live from BIRD's socket."""
+    d, tok = env
+    r = d.call("GET", "/system/info", token=tok)
+    assert r.status_code == 200, r.text
+    svc = r.json()["data"]["services"].get("bgp")
+    assert svc is not None, r.json()["data"]["services"]
+    out = subprocess.run([BIRD, "--version"], capture_output=True, text=True, timeout=10)
+    version = (out.stdout + out.stderr).split()[-1]
+    assert svc["status"] == "running" and svc["version"] == version, svc
+    assert svc["pid"] == bird_pid(d) and svc["router_id"] == "10.1.1.1" and svc["managed"] is True
+    assert svc["message"] == "Daemon is up and running"
+
+
+def test_system_info_bird_absent(daemons):
+    d = daemons(plugins=[PLUGIN], dropins={"70-bgp.conf": "[bgp]\nenabled = yes\nmanage_daemon = no\n"
+                                                         "bird_socket = /tmp/wgm-no-such-bird.ctl\n"
+                                                         "include_file = /tmp/wgm-no-such-dir/wgm.conf\n"})
+    tok = d.login()
+    r = d.call("GET", "/system/info", token=tok)
+    assert r.status_code == 200, r.text
+    svc = r.json()["data"]["services"].get("bgp")
+    assert svc == {"status": "stopped", "version": None, "pid": None, "router_id": None, "message": None,
+                   "managed": False, "socket": "/tmp/wgm-no-such-bird.ctl"}, svc

@@ -489,10 +489,79 @@ out:
     stop_bird(pid);
 }
 
+/* The number parsers take digits only: no white space, sign, leading zero
+ * or trailing bytes (strtol would take most of these). */
+static void test_strict_numbers(void)
+{
+    static const char *const bad_len[] = {"", " 8", "8 ", "+8", "-0", "08", "8\n", "8x", "0x8", "1000", "33", "\t8"};
+    static const char *const bad_comm[] = {"", "65000", "65000:", ":1", " 65000:1", "65000:1 ", "65000: 1",
+                                           "65000 :1", "+1:1", "-1:1", "065000:1", "65536:1", "1:65536", "1:1:1",
+                                           "1:1\n", "0x10:1"};
+    unsigned len = 99, a = 0, b = 0;
+
+    ok(birdconf_parse_len("0", 32, &len) == 0 && len == 0, "length 0");
+    ok(birdconf_parse_len("32", 32, &len) == 0 && len == 32, "length 32 of 32");
+    ok(birdconf_parse_len("128", 128, &len) == 0 && len == 128, "length 128");
+    for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++)
+        ok(birdconf_parse_len(bad_len[i], 32, &len) == -EINVAL, "bad length %zu refused", i);
+    ok(birdconf_parse_community("65000:1", &a, &b) == 0 && a == 65000 && b == 1, "community 65000:1");
+    ok(birdconf_parse_community("0:0", &a, &b) == 0 && a == 0 && b == 0, "community 0:0");
+    ok(birdconf_parse_community("65535:65535", &a, &b) == 0 && a == 65535 && b == 65535, "community max");
+    for (size_t i = 0; i < sizeof(bad_comm) / sizeof(bad_comm[0]); i++)
+        ok(birdconf_parse_community(bad_comm[i], &a, &b) == -EINVAL, "bad community %zu refused", i);
+}
+
+/* birdconf_check hands the child birdconf_child_env and nothing of ours:
+ * a stand-in "bird" (a shell script, so it runs without BIRD) copies the
+ * environment it was started with to a file. */
+static void test_check_env(void)
+{
+    char tdir[] = "/tmp/wgm-birdenv.XXXXXX", script[128], out[128], text[512], err[256], env[4096];
+    FILE *f;
+    size_t n = 0;
+    bool wgm = false, path = false, lang = false;
+    int count = 0;
+
+    if (!mkdtemp(tdir)) {
+        ok(0, "mkdtemp");
+        return;
+    }
+    snprintf(script, sizeof(script), "%s/bird", tdir);
+    snprintf(out, sizeof(out), "%s/environ", tdir);
+    snprintf(text, sizeof(text), "#!/bin/sh\ncat /proc/$$/environ > '%s'\n", out);
+    f = fopen(script, "w");
+    ok(f && fputs(text, f) >= 0 && fclose(f) == 0 && chmod(script, 0700) == 0, "stand-in bird written");
+    setenv("WGM_ADMIN_PASSWORD", "must-not-leak", 1);
+    setenv("WGM_DATABASE_URL", "mysql://u:p@h/db", 1);
+    is_int(birdconf_check(script, "/dev/null", err, sizeof(err)), 0, "stand-in ran and exited 0");
+    unsetenv("WGM_ADMIN_PASSWORD");
+    unsetenv("WGM_DATABASE_URL");
+    if ((f = fopen(out, "r"))) {
+        n = fread(env, 1, sizeof(env) - 1, f);
+        fclose(f);
+    }
+    env[n] = '\0';
+    for (size_t i = 0; i < n; i += strlen(env + i) + 1) {
+        count++;
+        wgm |= strncmp(env + i, "WGM_", 4) == 0;
+        path |= strcmp(env + i, "PATH=/usr/sbin:/usr/bin:/sbin:/bin") == 0;
+        lang |= strcmp(env + i, "LANG=C") == 0;
+    }
+    ok(n > 0, "the child's environment was read");
+    ok(!wgm, "no WGM_ variable reaches the child");
+    ok(path && lang && count == 2, "exactly PATH and LANG=C (%d variables)", count);
+    ok(strstr(env, "must-not-leak") == NULL, "the admin password is not in it");
+    unlink(out);
+    unlink(script);
+    rmdir(tdir);
+}
+
 int main(void)
 {
     test_generate();
     test_refused();
+    test_strict_numbers();
+    test_check_env();
     if (access(BIRD, X_OK) != 0) {
         skip(BIRD " not installed: bird -p");
         skip(BIRD " not installed: live client");

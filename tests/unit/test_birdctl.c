@@ -152,6 +152,33 @@ static void test_status(void)
     }
 }
 
+/* birdctl_parse_status on the capture and on replies it must refuse. */
+static void test_parse_status(void)
+{
+    static const char *const bad[] = {
+        "1011-Router ID is 1.2.3.4\n0013 Daemon is up and running\n",   /* no version line */
+        "1000-BIRD 2.0.12\n0000 \n",                                       /* not a status report */
+        "1000-BIRD \n0013 Daemon is up and running\n",                     /* empty version */
+    };
+    struct birdctl_status st;
+    struct birdctl_reply *r;
+    int rc;
+
+    r = parse_one(show_status, sizeof(show_status) - 1, &rc);
+    is_int(birdctl_parse_status(r, &st), 0, "show status parsed");
+    is_str(st.version, "2.0.12", "version");
+    is_str(st.router_id, "10.20.0.1", "router id");
+    is_str(st.message, "Daemon is up and running", "state message");
+    birdctl_reply_free(r);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = parse_one(bad[i], strlen(bad[i]), &rc);
+        ok(r && birdctl_parse_status(r, &st) == -EPROTO, "refused: bad status reply %zu", i);
+        birdctl_reply_free(r);
+    }
+    is_int(birdctl_parse_status(NULL, &st), -EINVAL, "NULL reply");
+    is_int(birdctl_peer_pid(NULL), 0, "no connection, no peer pid");
+}
+
 static void test_captures_plain(void)
 {
     struct birdctl_reply *r;
@@ -643,6 +670,7 @@ static void test_client_errors(void)
 int main(void)
 {
     test_status();
+    test_parse_status();
     test_captures_plain();
     test_short_replies();
     test_stream();
