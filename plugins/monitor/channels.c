@@ -7,11 +7,13 @@
  * master key.  Delivery results are logged without secrets. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wgm/input.h>
 #include "monitor.h"
 #include "notify.h"
 
@@ -123,10 +125,12 @@ static void report(const struct notify_result *r, void *user)
                 r->error ? r->error : "unknown error");
 }
 
+/* An integer key (plugin.c has checked it is digits within its bounds). */
 static unsigned conf_uint(const char *key)
 {
-    const char *v = conf(key);
-    return v ? (unsigned)strtoul(v, NULL, 10) : 0;
+    long long v = 0;
+    wgm_in_parse_ll(conf(key), 0, UINT_MAX, &v);
+    return (unsigned)v;
 }
 
 static bool is_yes(const char *v)

@@ -1,10 +1,12 @@
 /* plugins/monitor: the plugin descriptor, configuration and life cycle.
  * The only exported symbol is wgm_plugin_v1. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wgm/input.h>
 #include "monitor.h"
 #include "notify.h"
 
@@ -12,10 +14,15 @@ struct mon_plugin mon = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void mon_services_fini(void);
 
+/* An integer key, checked by check_ints() at init. */
 static long long conf_ll(const char *key)
 {
-    return atoll(mon.host->conf_get(mon.ctx, key));
+    long long v = 0;
+    wgm_in_parse_ll(mon.host->conf_get(mon.ctx, key), LLONG_MIN, LLONG_MAX, &v);
+    return v;
 }
+
+static int check_ints(void);
 
 static int monitor_init(struct wgm_ctx *ctx, const struct wgm_host *host)
 {
@@ -30,6 +37,8 @@ static int monitor_init(struct wgm_ctx *ctx, const struct wgm_host *host)
         host->log(ctx, WGM_LOG_ERROR, "this wgmd is too old for monitor.so (needs ABI 1.1)");
         return -ENOTSUP;
     }
+    if ((r = check_ints()) < 0)
+        return r;
     mon.interval_s = (unsigned)conf_ll("interval");
     for (int i = 0; i < MON_RES_COUNT; i++)
         mon.retention_s[i] = conf_ll(retention_keys[i]) * 86400;
@@ -133,6 +142,23 @@ static const struct wgm_conf_key monitor_config[] = {
      .help = "first retry delay, doubled each time (at most 60 s)"},
     {NULL},
 };
+
+/* Every integer key is digits within its bounds, nothing else: a value
+ * atoll() would have read as its leading part is refused. */
+static int check_ints(void)
+{
+    for (const struct wgm_conf_key *k = monitor_config; k->key; k++) {
+        long long v;
+        if (k->type != WGM_CONF_INT)
+            continue;
+        if (wgm_in_parse_ll(mon.host->conf_get(mon.ctx, k->key), k->min, k->max, &v) < 0) {
+            MON_LOG(WGM_LOG_ERROR, "[monitor] %s must be an integer from %lld to %lld", k->key, (long long)k->min,
+                    (long long)k->max);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
 
 WGM_EXPORT const struct wgm_plugin wgm_plugin_v1 = {
     WGM_PLUGIN_HEADER,
