@@ -68,6 +68,7 @@ static const struct wgm_conf_key logs_keys[] = {
 
 static const struct wgm_conf_key auth_keys[] = {
     STR("admin_password", NULL, "password of the first admin on an empty database"),
+    INT("hash_concurrency", "0", 0, 256, "password hashes (argon2id) at once; 0: half of [http] threads, at least 1"),
     {NULL},
 };
 

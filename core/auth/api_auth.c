@@ -13,6 +13,7 @@
 #include "auth/password.h"
 #include "auth/users.h"
 #include "api.h"
+#include "cache/cache.h"
 #include "daemon.h"
 #include "plugin/loader.h"
 #include "db/db.h"
@@ -29,6 +30,8 @@
 #define PENDING_TTL 300  /* seconds to enter the second factor */
 #define PASSWORD_TTL 900 /* seconds to change an expired password */
 #define ISSUER "wgm"
+#define PENDING_MAX_FAILURES 5 /* wrong codes that end one 2FA-pending token */
+#define GHOST_TTL 86400        /* seconds an unknown name's failures are remembered */
 
 /* Run @sql with integer binds (terminated by INT64_MIN). */
 static int exec_ints(struct wgm_db *db, const char *sql, ...)
@@ -48,36 +51,142 @@ static int exec_ints(struct wgm_db *db, const char *sql, ...)
 }
 
 /* A failed password or code: count it, and lock once the limit is hit.
- * locked_until is assigned first so MySQL's left-to-right SET reads the
- * old login_attempts, as SQLite does.  Returns the lock's end, or 0. */
+ * login_attempts keeps the count that locked the account (shown in user
+ * answers); a lock that has run out starts the count afresh.  locked_until
+ * is assigned first so MySQL's left-to-right SET reads the old
+ * login_attempts, as SQLite does.  Returns the lock's end, or 0. */
 static time_t count_failure(struct wgm_daemon *d, struct wgm_db *db, int64_t id)
 {
     struct wgm_sysconfig cfg;
-    time_t until = time(NULL);
+    time_t now = time(NULL), until;
     struct wgm_stmt *st = NULL;
 
     wgm_sysconfig_get(d, &cfg);
-    until += cfg.lockout_duration;
+    until = now + cfg.lockout_duration;
+    exec_ints(db,
+              "UPDATE users SET login_attempts = 0, locked_until = NULL"
+              " WHERE id = ? AND locked_until IS NOT NULL AND locked_until <= ?",
+              id, (int64_t)now, INT64_MIN);
     exec_ints(db,
               "UPDATE users SET locked_until = CASE WHEN login_attempts + 1 >= ? THEN ? ELSE locked_until END,"
-              " login_attempts = CASE WHEN login_attempts + 1 >= ? THEN 0 ELSE login_attempts + 1 END WHERE id = ?",
-              (int64_t)cfg.max_login_attempts, (int64_t)until, (int64_t)cfg.max_login_attempts, id, INT64_MIN);
+              " login_attempts = login_attempts + 1 WHERE id = ?",
+              (int64_t)cfg.max_login_attempts, (int64_t)until, id, INT64_MIN);
+    until = 0;
     if (wgm_db_prepare(db, "SELECT locked_until FROM users WHERE id = ?", &st) == 0) {
         wgm_stmt_bind_int(st, 1, id);
-        if (wgm_stmt_step(st) != WGM_DB_ROW || wgm_stmt_column_int(st, 0) < time(NULL))
-            until = 0;
-        else
+        if (wgm_stmt_step(st) == WGM_DB_ROW && wgm_stmt_column_int(st, 0) > now)
             until = (time_t)wgm_stmt_column_int(st, 0);
     }
     wgm_stmt_free(st);
     return until;
 }
 
+/* The end of the account's lock when it is locked now, else 0. */
+static time_t locked_now(struct wgm_db *db, int64_t id)
+{
+    struct wgm_stmt *st = NULL;
+    time_t until = 0;
+    if (wgm_db_prepare(db, "SELECT locked_until FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, id);
+        if (wgm_stmt_step(st) == WGM_DB_ROW && wgm_stmt_column_int(st, 0) > time(NULL))
+            until = (time_t)wgm_stmt_column_int(st, 0);
+    }
+    wgm_stmt_free(st);
+    return until;
+}
+
+/* Failures for a username that does not exist are counted in the cache,
+ * so such a name answers 401 and then 423 after the same number of tries
+ * as a real account: the lockout does not reveal which names exist. */
+static void ghost_keys(const char *username, char count[96], char lock[96])
+{
+    char h[65];
+    wgm_auth_sha256_hex(username, h);
+    snprintf(count, 96, "auth:ghost:%s", h);
+    snprintf(lock, 96, "auth:ghostlock:%s", h);
+}
+
+static time_t ghost_locked(struct wgm_daemon *d, const char *username)
+{
+    char count[96], lock[96], *val = NULL;
+    time_t until = 0;
+    ghost_keys(username, count, lock);
+    if (wgm_cache_get(d->cache, lock, &val) == 0) {
+        until = (time_t)strtoll(val, NULL, 10);
+        free(val);
+    }
+    return until > time(NULL) ? until : 0;
+}
+
+static time_t ghost_failure(struct wgm_daemon *d, const char *username)
+{
+    struct wgm_sysconfig cfg;
+    char count[96], lock[96], val[24];
+    int64_t n = 0;
+    time_t until;
+
+    wgm_sysconfig_get(d, &cfg);
+    ghost_keys(username, count, lock);
+    if (wgm_cache_incr(d->cache, count, 1, GHOST_TTL, &n) < 0 || n < (int64_t)cfg.max_login_attempts)
+        return 0;
+    until = time(NULL) + cfg.lockout_duration;
+    snprintf(val, sizeof(val), "%lld", (long long)until);
+    wgm_cache_set(d->cache, lock, val, cfg.lockout_duration);
+    wgm_cache_del(d->cache, count);
+    return until;
+}
+
+/* Every hashing slot is taken (core/auth/password.c): come back shortly. */
+static int busy_error(const struct wgm_req *req, struct wgm_resp *resp)
+{
+    req->host->resp_header(resp, "Retry-After", "1");
+    return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "too many password checks at once; retry shortly",
+                          json_pack("{s:s}", "reason", "password_hashing_busy"));
+}
+
+/* True when the password has to change before a full session: an admin
+ * forced it, or it is older than the policy's max_age_days. */
+static bool must_change(struct wgm_daemon *d, bool force_change, int64_t changed_at)
+{
+    struct wgm_sysconfig cfg;
+    wgm_sysconfig_get(d, &cfg);
+    return force_change || (cfg.policy.max_age_days && changed_at + 86400LL * cfg.policy.max_age_days < time(NULL));
+}
+
+static bool user_must_change(struct wgm_daemon *d, struct wgm_db *db, int64_t id)
+{
+    struct wgm_stmt *st = NULL;
+    bool r = false;
+    if (wgm_db_prepare(db, "SELECT force_change, password_changed_at FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, id);
+        if (wgm_stmt_step(st) == WGM_DB_ROW)
+            r = must_change(d, wgm_stmt_column_int(st, 0) != 0, wgm_stmt_column_int(st, 1));
+    }
+    wgm_stmt_free(st);
+    return r;
+}
+
+/* A wrong password or code from a signed-in user (2FA settings, password
+ * change): counted like a failed login; 401 naming @field, or 423. */
+static int session_failure(struct wgm_daemon *d, struct wgm_db *db, int64_t id, struct wgm_resp *resp,
+                           const char *message, json_t *details);
+
 static int locked_error(struct wgm_resp *resp, time_t until)
 {
     char ts[32];
     return wgm_resp_error(resp, 423, "ACCOUNT_LOCKED", "too many failed attempts; the account is locked",
                           json_pack("{s:s}", "locked_until", wgm_time_rfc3339(until, ts, sizeof(ts))));
+}
+
+static int session_failure(struct wgm_daemon *d, struct wgm_db *db, int64_t id, struct wgm_resp *resp,
+                           const char *message, json_t *details)
+{
+    time_t until = count_failure(d, db, id);
+    if (until) {
+        json_decref(details);
+        return locked_error(resp, until);
+    }
+    return wgm_resp_error(resp, 401, "INVALID_CREDENTIALS", message, details);
 }
 
 /* Tokens for a finished login, the user object, last_login. */
@@ -98,7 +207,7 @@ static int complete_login(struct wgm_daemon *d, struct wgm_db *db, int64_t id, b
 
 /* A token good for one thing only (the second factor, or a new password). */
 static int limited_login(struct wgm_daemon *d, struct wgm_db *db, int64_t id, enum wgm_token_scope scope,
-                         const char *flag, struct wgm_resp *resp)
+                         const char *flag, bool verified, struct wgm_resp *resp)
 {
     unsigned ttl = scope == WGM_SCOPE_2FA_PENDING ? PENDING_TTL : PASSWORD_TTL;
     char *tok = wgm_auth_access_token(d, id, scope, ttl);
@@ -108,6 +217,8 @@ static int limited_login(struct wgm_daemon *d, struct wgm_db *db, int64_t id, en
     out = json_pack("{s:b,s:s,s:s,s:i,s:o}", flag, 1, "access_token", tok, "token_type", "bearer", "expires_in",
                     (int)ttl, "user", wgm_user_load(db, id));
     free(tok);
+    if (verified)
+        json_object_set_new(out, "verified", json_true());
     return wgm_resp_json(resp, 200, out);
 }
 
@@ -115,7 +226,6 @@ static int login(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp
 {
     static const char *const known[] = {"username", "password", "remember_me", NULL};
     struct wgm_daemon *d = ctx->daemon;
-    struct wgm_sysconfig cfg;
     struct wgm_v v;
     const char *username, *password;
     bool remember_me;
@@ -155,13 +265,19 @@ static int login(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp
     }
     wgm_stmt_free(st);
     st = NULL;
-    if (found && locked > time(NULL)) {
+    if (!found)
+        locked = ghost_locked(d, username);
+    if (locked > time(NULL)) {
         r = locked_error(resp, locked);
         goto out;
     }
     /* An unknown user costs one verification too: no timing oracle. */
-    if (wgm_password_verify(found ? hash : NULL, password) != 0) {
-        time_t until = found ? count_failure(d, db, id) : 0;
+    if ((r = wgm_password_verify(found ? hash : NULL, password)) == -EBUSY) {
+        r = busy_error(req, resp);
+        goto out;
+    }
+    if (r != 0) {
+        time_t until = found ? count_failure(d, db, id) : ghost_failure(d, username);
         r = until ? locked_error(resp, until)
                   : wgm_resp_error(resp, 401, "INVALID_CREDENTIALS", "wrong username or password", NULL);
         goto out;
@@ -170,15 +286,13 @@ static int login(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp
         r = wgm_resp_error(resp, 403, "ACCOUNT_DISABLED", "this account is not active", NULL);
         goto out;
     }
-    wgm_sysconfig_get(d, &cfg);
-    if (cfg.policy.max_age_days && changed_at + 86400LL * cfg.policy.max_age_days < time(NULL))
-        force_change = true;
+    force_change = must_change(d, force_change, changed_at);
     if (two_factor) {
-        r = limited_login(d, db, id, WGM_SCOPE_2FA_PENDING, "two_factor_required", resp);
+        r = limited_login(d, db, id, WGM_SCOPE_2FA_PENDING, "two_factor_required", false, resp);
         goto out;
     }
     if (force_change) {
-        r = limited_login(d, db, id, WGM_SCOPE_PASSWORD, "password_change_required", resp);
+        r = limited_login(d, db, id, WGM_SCOPE_PASSWORD, "password_change_required", false, resp);
         goto out;
     }
     r = complete_login(d, db, id, remember_me, resp);
@@ -281,12 +395,46 @@ static int check_code(struct wgm_daemon *d, struct wgm_db *db, int64_t id, bool 
     struct wgm_totp_cfg cfg = WGM_TOTP_DEFAULTS;
     int r = user_totp_key(d, db, id, pending, key, &keylen, &last);
 
+    /* A pending secret has never signed anyone in: its codes are not
+     * replays of the current secret's (a re-enrolment's confirm may fall in
+     * the step the enrol's current code used). */
     if (r == 0)
-        r = wgm_totp_verify(key, keylen, time(NULL), code, &cfg, last, &matched);
+        r = wgm_totp_verify(key, keylen, time(NULL), code, &cfg, pending ? 0 : last, &matched);
     sodium_memzero(key, sizeof(key));
-    if (r == 0)
-        r = exec_ints(db, "UPDATE users SET totp_last_step = ? WHERE id = ?", matched, id, INT64_MIN);
+    if (r == 0 && pending)
+        return exec_ints(db,
+                         "UPDATE users SET totp_last_step = CASE WHEN totp_last_step < ? THEN ? ELSE totp_last_step END"
+                         " WHERE id = ?",
+                         matched, matched, id, INT64_MIN);
+    if (r == 0) {
+        /* Claim the step: of two requests racing with one code, only the
+         * one whose UPDATE changes the row wins. */
+        struct wgm_stmt *st = NULL;
+        if ((r = wgm_db_prepare(db, "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", &st)) <
+            0)
+            return r;
+        wgm_stmt_bind_int(st, 1, matched);
+        wgm_stmt_bind_int(st, 2, id);
+        wgm_stmt_bind_int(st, 3, matched);
+        r = wgm_stmt_step(st);
+        if (r >= 0)
+            r = wgm_stmt_changes(st) == 1 ? 0 : -EALREADY;
+        wgm_stmt_free(st);
+    }
     return r;
+}
+
+/* A wrong code on a pending token: counted toward the account's lockout,
+ * and the token itself ends after PENDING_MAX_FAILURES of them. */
+static void pending_failure(struct wgm_daemon *d, struct wgm_db *db, const char *jti)
+{
+    char key[64];
+    int64_t n = 0;
+
+    snprintf(key, sizeof(key), "auth:2fa-fail:%s", jti);
+    /* Without a working cache nothing can be counted: end the token now. */
+    if (wgm_cache_incr(d->cache, key, 1, PENDING_TTL + 60, &n) < 0 || n >= PENDING_MAX_FAILURES)
+        wgm_session_revoke_jti(d, db, jti, time(NULL) + PENDING_TTL);
 }
 
 static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -297,6 +445,7 @@ static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     struct wgm_v v;
     const char *code;
     struct wgm_db *db;
+    time_t until;
     json_t *out;
     int r;
 
@@ -309,21 +458,34 @@ static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     wgm_v_end(&v);
     if (!(db = wgm_api_db(d, resp)))
         return 0;
+    /* The second factor is under the same lock as the password. */
+    if ((until = locked_now(db, me->user_id))) {
+        wgm_db_release(db);
+        return locked_error(resp, until);
+    }
     r = check_code(d, db, me->user_id, false, code);
     if (r < 0) {
-        time_t until = count_failure(d, db, me->user_id);
+        pending_failure(d, db, me->token_id);
+        r = session_failure(d, db, me->user_id, resp, r == -EALREADY ? "this code was already used" : "wrong code",
+                            json_pack("{s:s}", "code", r == -EALREADY ? "already used" : "does not match"));
         wgm_db_release(db);
-        if (until)
-            return locked_error(resp, until);
-        return wgm_resp_error(resp, 401, "INVALID_CREDENTIALS",
-                              r == -EALREADY ? "this code was already used" : "wrong code",
-                              json_pack("{s:s}", "code", r == -EALREADY ? "already used" : "does not match"));
+        return r;
     }
     /* The pending token is spent: it may not be used for a second login. */
-    wgm_session_logout(d, NULL, me->token_id, time(NULL) + PENDING_TTL);
-    out = json_object();
+    if ((r = wgm_session_revoke_jti(d, db, me->token_id, time(NULL) + PENDING_TTL)) < 0) {
+        wgm_db_release(db);
+        return r;
+    }
     exec_ints(db, "UPDATE users SET login_attempts = 0, locked_until = NULL, last_login = ? WHERE id = ?",
               (int64_t)time(NULL), me->user_id, INT64_MIN);
+    /* As login without 2FA: a password that must change gets only the
+     * token that can change it. */
+    if (user_must_change(d, db, me->user_id)) {
+        r = limited_login(d, db, me->user_id, WGM_SCOPE_PASSWORD, "password_change_required", true, resp);
+        wgm_db_release(db);
+        return r;
+    }
+    out = json_object();
     r = wgm_session_issue(d, db, me->user_id, false, out);
     if (r == 0) {
         json_object_set_new(out, "verified", json_true());
@@ -337,8 +499,53 @@ static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     return wgm_resp_json(resp, 200, out);
 }
 
+/* Whether @id has two-factor sign-in on now. */
+static bool two_factor_on(struct wgm_db *db, int64_t id)
+{
+    struct wgm_stmt *st = NULL;
+    bool on = false;
+    if (wgm_db_prepare(db, "SELECT two_factor_enabled FROM users WHERE id = ?", &st) == 0) {
+        wgm_stmt_bind_int(st, 1, id);
+        on = wgm_stmt_step(st) == WGM_DB_ROW && wgm_stmt_column_int(st, 0) != 0;
+    }
+    wgm_stmt_free(st);
+    return on;
+}
+
+/* A signed-in user proves the factors again before 2FA settings change:
+ * the password, and (@code non-NULL) a current TOTP code.  0 when both
+ * hold; otherwise the answer (423, 503 or a counted 401) is in @resp and
+ * 1 is returned. */
+static int reauthenticate(struct wgm_daemon *d, const struct wgm_req *req, struct wgm_db *db, int64_t id,
+                          const char *password, const char *code, struct wgm_resp *resp)
+{
+    char hash[256] = "";
+    time_t until;
+    int r;
+
+    if ((until = locked_now(db, id))) {
+        locked_error(resp, until);
+        return 1;
+    }
+    wgm_user_password_hash(db, id, hash, sizeof(hash));
+    r = wgm_password_verify(hash[0] ? hash : NULL, password);
+    sodium_memzero(hash, sizeof(hash));
+    if (r == -EBUSY) {
+        busy_error(req, resp);
+        return 1;
+    }
+    if (r == 0 && code)
+        r = check_code(d, db, id, false, code);
+    if (r != 0) {
+        session_failure(d, db, id, resp, code ? "password or code is wrong" : "password is wrong", NULL);
+        return 1;
+    }
+    return 0;
+}
+
 static int enroll_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
 {
+    static const char *const known[] = {"password", "code", NULL};
     struct wgm_daemon *d = ctx->daemon;
     const struct wgm_principal *me = wgm_request_principal(req);
     struct wgm_totp_cfg cfg = WGM_TOTP_DEFAULTS;
@@ -346,32 +553,52 @@ static int enroll_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     char *b32 = NULL, *uri = NULL, *sealed = NULL, *qr = NULL;
     struct wgm_db *db;
     struct wgm_stmt *st = NULL;
+    struct wgm_v v;
+    const char *password = NULL, *code = NULL;
+    bool on;
     int r;
 
     wgm_sysconfig_get(d, &sc);
     if (!sc.two_factor_enabled)
         return wgm_resp_error(resp, 403, "INSUFFICIENT_PERMISSIONS", "two-factor authentication is disabled",
                               json_pack("{s:s}", "two_factor_enabled", "false in system config"));
+    if (!(db = wgm_api_db(d, resp)))
+        return 0;
+    /* Replacing an active secret takes both factors, as removing it does:
+     * a stolen session alone must not swap the second factor. */
+    on = two_factor_on(db, me->user_id);
+    wgm_v_begin(&v, req->body, on);
+    wgm_v_only(&v, known);
+    if (on) {
+        password = wgm_v_str(&v, "password", true, 1, 1024);
+        code = wgm_v_str(&v, "code", true, 6, 8);
+    }
+    if (!wgm_v_ok(&v)) {
+        wgm_db_release(db);
+        return wgm_v_respond(&v, resp);
+    }
+    wgm_v_end(&v);
+    if (on && reauthenticate(d, req, db, me->user_id, password, code, resp)) {
+        wgm_db_release(db);
+        return 0;
+    }
     if ((r = wgm_totp_secret_new(&b32)) < 0 || (r = wgm_totp_uri(ISSUER, me->username, b32, &cfg, &uri)) < 0 ||
         (r = wgm_secret_seal(d->keyring, b32, strlen(b32), &sealed)) < 0)
         goto out;
     qr = wgm_qr_data_uri(uri);
-    if (!(db = wgm_api_db(d, resp))) {
-        r = 0;
-        goto out;
-    }
     if ((r = wgm_db_prepare(db, "UPDATE users SET totp_pending = ? WHERE id = ?", &st)) == 0) {
         wgm_stmt_bind_text(st, 1, sealed);
         wgm_stmt_bind_int(st, 2, me->user_id);
         r = wgm_stmt_step(st) < 0 ? -EIO : 0;
     }
     wgm_stmt_free(st);
-    wgm_db_release(db);
     if (r == 0)
         r = wgm_resp_json(resp, 200,
                           json_pack("{s:s,s:s,s:s?,s:s}", "secret", b32, "otpauth_uri", uri, "qr_code", qr, "next",
-                                    "POST /api/v1/auth/2fa/confirm with a code from the app"));
+                                    on ? "POST /api/v1/auth/2fa/confirm with a code from the app and your password"
+                                       : "POST /api/v1/auth/2fa/confirm with a code from the app"));
 out:
+    wgm_db_release(db);
     wgm_totp_secret_free(b32);
     free(uri);
     free(sealed);
@@ -381,22 +608,35 @@ out:
 
 static int confirm_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
 {
-    static const char *const known[] = {"code", NULL};
+    static const char *const known[] = {"code", "password", NULL};
     struct wgm_daemon *d = ctx->daemon;
     const struct wgm_principal *me = wgm_request_principal(req);
     struct wgm_v v;
-    const char *code;
+    const char *code, *password = NULL;
     struct wgm_db *db;
+    bool on;
     int r;
 
+    if (!(db = wgm_api_db(d, resp)))
+        return 0;
+    /* Replacing an active secret: the password again.  The current code
+     * was proven at enrol, and only that enrol could store the pending
+     * secret whose code is asked for here. */
+    on = two_factor_on(db, me->user_id);
     wgm_v_begin(&v, req->body, true);
     wgm_v_only(&v, known);
     code = wgm_v_str(&v, "code", true, 6, 8);
-    if (!wgm_v_ok(&v))
+    if (on)
+        password = wgm_v_str(&v, "password", true, 1, 1024);
+    if (!wgm_v_ok(&v)) {
+        wgm_db_release(db);
         return wgm_v_respond(&v, resp);
+    }
     wgm_v_end(&v);
-    if (!(db = wgm_api_db(d, resp)))
+    if (on && reauthenticate(d, req, db, me->user_id, password, NULL, resp)) {
+        wgm_db_release(db);
         return 0;
+    }
     r = check_code(d, db, me->user_id, true, code);
     if (r == -ENOENT) {
         wgm_db_release(db);
@@ -422,7 +662,6 @@ static int disable_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     struct wgm_v v;
     const char *password, *code;
     struct wgm_db *db;
-    char hash[256] = "";
     int r;
 
     wgm_v_begin(&v, req->body, true);
@@ -434,11 +673,11 @@ static int disable_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     wgm_v_end(&v);
     if (!(db = wgm_api_db(d, resp)))
         return 0;
-    wgm_user_password_hash(db, me->user_id, hash, sizeof(hash));
-    /* Both factors, so a stolen session alone cannot remove the second. */
-    if (wgm_password_verify(hash[0] ? hash : NULL, password) != 0 || check_code(d, db, me->user_id, false, code) != 0) {
+    /* Both factors, so a stolen session alone cannot remove the second;
+     * failures count toward the lockout like failed logins. */
+    if (reauthenticate(d, req, db, me->user_id, password, code, resp)) {
         wgm_db_release(db);
-        return wgm_resp_error(resp, 401, "INVALID_CREDENTIALS", "password or code is wrong", NULL);
+        return 0;
     }
     r = exec_ints(db,
                   "UPDATE users SET totp_secret = NULL, totp_pending = NULL, two_factor_enabled = 0, updated_at = ?"
@@ -491,6 +730,7 @@ static int change_password(struct wgm_ctx *ctx, const struct wgm_req *req, struc
     const char *current, *next;
     char why[128], hash[256] = "";
     struct wgm_db *db;
+    time_t until;
     int r;
 
     wgm_sysconfig_get(d, &cfg);
@@ -507,16 +747,27 @@ static int change_password(struct wgm_ctx *ctx, const struct wgm_req *req, struc
     wgm_v_end(&v);
     if (!(db = wgm_api_db(d, resp)))
         return 0;
-    wgm_user_password_hash(db, me->user_id, hash, sizeof(hash));
-    if (wgm_password_verify(hash[0] ? hash : NULL, current) != 0) {
-        time_t until = count_failure(d, db, me->user_id);
+    if ((until = locked_now(db, me->user_id))) {
         wgm_db_release(db);
-        return until ? locked_error(resp, until)
-                     : wgm_resp_error(resp, 401, "INVALID_CREDENTIALS", "current password is wrong",
-                                      json_pack("{s:s}", "current_password", "does not match"));
+        return locked_error(resp, until);
+    }
+    wgm_user_password_hash(db, me->user_id, hash, sizeof(hash));
+    r = wgm_password_verify(hash[0] ? hash : NULL, current);
+    sodium_memzero(hash, sizeof(hash));
+    if (r == -EBUSY) {
+        wgm_db_release(db);
+        return busy_error(req, resp);
+    }
+    if (r != 0) {
+        r = session_failure(d, db, me->user_id, resp, "current password is wrong",
+                            json_pack("{s:s}", "current_password", "does not match"));
+        wgm_db_release(db);
+        return r;
     }
     r = wgm_auth_set_password(d, db, me->user_id, next, false);
     wgm_db_release(db);
+    if (r == -EBUSY)
+        return busy_error(req, resp);
     if (r < 0)
         return r;
     return wgm_resp_json(resp, 200, json_pack("{s:b,s:s}", "changed", 1, "next", "log in again with the new password"));

@@ -6,7 +6,9 @@
 #include <sodium.h>
 #include "auth/auth.h"
 #include "auth/jwt.h"
+#include "auth/password.h"
 #include "auth/users.h"
+#include "conf.h"
 #include "daemon.h"
 #include "secret.h"
 
@@ -34,6 +36,14 @@ int wgm_auth_start(struct wgm_daemon *d, const char *admin_password, char *err, 
     if ((r = wgm_keyfile_load(path, d->auth->jwt_key, WGM_JWT_KEY_BYTES, err, errlen)) < 0)
         return r;
     sodium_mprotect_readonly(d->auth->jwt_key);
+    /* Half the workers at most hash, so the rest keep serving everything
+     * else during a login flood. */
+    {
+        long long n = wgm_conf_get_int(d->conf, "auth", "hash_concurrency", 0);
+        if (n <= 0)
+            n = wgm_conf_get_int(d->conf, "http", "threads", 4) / 2;
+        wgm_password_limit(n < 1 ? 1 : (unsigned)n);
+    }
     return wgm_users_bootstrap(d, admin_password, err, errlen);
 }
 

@@ -48,8 +48,15 @@ int wgm_session_refresh(struct wgm_daemon *d, const char *refresh_token, json_t 
 /* Revoke the family of @refresh_token (if given) and the access token @jti
  * until it would expire anyway. */
 int wgm_session_logout(struct wgm_daemon *d, const char *refresh_token, const char *jti, time_t jti_exp);
+/* Revoke access token @jti until @exp: in the database and the cache.
+ * 0 or a negative errno (database). */
+int wgm_session_revoke_jti(struct wgm_daemon *d, struct wgm_db *db, const char *jti, time_t exp);
+/* 1 when @jti was revoked (cache, then database), 0 when not, or a
+ * negative errno when the database cannot say. */
+int wgm_session_jti_revoked(struct wgm_daemon *d, struct wgm_db *db, const char *jti);
 /* Every session of a user ends: refresh families revoked, access tokens
- * issued before now refused (password change, reset, disable). */
+ * issued before now refused, API keys revoked (password change, reset,
+ * disable). */
 int wgm_session_revoke_user(struct wgm_daemon *d, struct wgm_db *db, int64_t user_id);
 
 /* API keys: authenticate "ak_<id>_<secret>" into @p.  0, -ENOENT/-EACCES

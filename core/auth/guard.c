@@ -46,7 +46,6 @@ static int auth_jwt(struct wgm_daemon *d, const char *token, struct wgm_principa
     struct wgm_jwt_claims c;
     size_t keylen;
     const unsigned char *key = wgm_auth_jwt_key(d, &keylen);
-    char revoked_key[64], *val = NULL;
     struct wgm_db *db;
     int r = wgm_jwt_verify(key, keylen, token, time(NULL), &c);
 
@@ -58,16 +57,17 @@ static int auth_jwt(struct wgm_daemon *d, const char *token, struct wgm_principa
         *f = (struct failure){"TOKEN_INVALID", "access token is not valid"};
         return r;
     }
-    snprintf(revoked_key, sizeof(revoked_key), "auth:revoked:%s", c.jti);
-    if (wgm_cache_get(d->cache, revoked_key, &val) == 0) {
-        free(val);
-        *f = (struct failure){"TOKEN_INVALID", "access token was revoked"};
-        return -EACCES;
-    }
     db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms);
     if (!db) {
         *f = (struct failure){"SERVICE_UNAVAILABLE", "database unavailable"};
         return -EIO;
+    }
+    /* Revocations live in the database (session.c), cached. */
+    if ((r = wgm_session_jti_revoked(d, db, c.jti)) != 0) {
+        wgm_db_release(db);
+        *f = r > 0 ? (struct failure){"TOKEN_INVALID", "access token was revoked"}
+                   : (struct failure){"SERVICE_UNAVAILABLE", "database unavailable"};
+        return r > 0 ? -EACCES : -EIO;
     }
     r = wgm_user_principal(db, c.user_id, c.iat_ms, p);
     wgm_db_release(db);

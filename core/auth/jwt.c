@@ -60,6 +60,34 @@ static int header_is_hs256(const char *token)
     return ok;
 }
 
+/* The HS256 signature checked here, in constant time, before libjwt sees
+ * the token: the guarantee does not rest on how a distribution's libjwt
+ * compares MACs.  The signature must be exactly 32 bytes of canonical
+ * unpadded base64url. */
+static int signature_ok(const unsigned char *key, size_t keylen, const char *token)
+{
+    const char *dot1 = strchr(token, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    unsigned char sig[crypto_auth_hmacsha256_BYTES + 1], mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    size_t siglen = 0;
+    const char *end = NULL;
+    int ok;
+
+    if (!dot2 || strchr(dot2 + 1, '.'))
+        return 0;
+    if (sodium_base642bin(sig, sizeof(sig), dot2 + 1, strlen(dot2 + 1), NULL, &siglen, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        siglen != crypto_auth_hmacsha256_BYTES || *end)
+        return 0;
+    crypto_auth_hmacsha256_init(&st, key, keylen);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, (unsigned long long)(dot2 - token));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_memzero(&st, sizeof(st));
+    ok = sodium_memcmp(sig, mac, sizeof(mac)) == 0;
+    sodium_memzero(mac, sizeof(mac));
+    return ok;
+}
+
 int wgm_jwt_verify(const unsigned char *key, size_t keylen, const char *token, time_t now,
                    struct wgm_jwt_claims *out)
 {
@@ -70,7 +98,8 @@ int wgm_jwt_verify(const unsigned char *key, size_t keylen, const char *token, t
     int r = -EINVAL;
 
     memset(out, 0, sizeof(*out));
-    if (!key || keylen < 32 || !token || strlen(token) > 4096 || !header_is_hs256(token))
+    if (!key || keylen < 32 || !token || strlen(token) > 4096 || !header_is_hs256(token) ||
+        !signature_ok(key, keylen, token))
         return -EINVAL;
     if (jwt_decode(&j, token, key, (int)keylen) != 0 || !j)
         return -EINVAL;

@@ -2,8 +2,9 @@
  *
  * libjwt 1.10 does not pin the algorithm and skips verification with a
  * NULL key, so verification here: never passes a NULL/empty key, rejects
- * any header alg but HS256 before decoding, checks the decoded alg, and
- * validates exp/iat/iss/typ by hand. */
+ * any header alg but HS256 before decoding, verifies the HMAC itself with
+ * libsodium (constant time), checks the decoded alg, and validates
+ * exp/iat/iss/typ by hand. */
 #ifndef WGM_CORE_AUTH_JWT_H
 #define WGM_CORE_AUTH_JWT_H
 

@@ -2,10 +2,51 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sodium.h>
 #include "auth/password.h"
+
+/* argon2id takes ~64 MiB and most of a core for a while: at most this many
+ * run at once, so a login flood cannot occupy every HTTP worker.  0 means
+ * no limit (unit tests, wgmd before wgm_password_limit). */
+static atomic_uint slots_max;
+static atomic_uint slots_used;
+#define HASH_WAIT_MS 10000 /* a new hash (password change, reset) waits this long for a slot */
+
+void wgm_password_limit(unsigned n) { atomic_store(&slots_max, n); }
+
+static bool slot_try(void)
+{
+    unsigned max = atomic_load(&slots_max);
+    if (max == 0)
+        return true;
+    if (atomic_fetch_add(&slots_used, 1) < max)
+        return true;
+    atomic_fetch_sub(&slots_used, 1);
+    return false;
+}
+
+static void slot_release(void)
+{
+    if (atomic_load(&slots_max) != 0)
+        atomic_fetch_sub(&slots_used, 1);
+}
+
+/* Wait up to HASH_WAIT_MS for a slot: hashing a new password is rare and
+ * comes from a signed-in user, so it waits instead of failing at once. */
+static bool slot_wait(void)
+{
+    struct timespec pause = {0, 10 * 1000000};
+    for (int waited = 0; waited < HASH_WAIT_MS; waited += 10) {
+        if (slot_try())
+            return true;
+        nanosleep(&pause, NULL);
+    }
+    return false;
+}
 
 /* Hash of a random password, verified against when the user does not
  * exist so both paths take the same time. */
@@ -25,24 +66,37 @@ static void make_dummy_hash(void)
 
 int wgm_password_hash(const char *password, char *out, size_t outlen)
 {
+    int r = 0;
+
     if (outlen < crypto_pwhash_STRBYTES)
         return -ENOSPC;
+    if (!slot_wait())
+        return -EBUSY;
     if (crypto_pwhash_str_alg(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                               crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return -ENOMEM;
-    return 0;
+        r = -ENOMEM;
+    slot_release();
+    return r;
 }
 
 int wgm_password_verify(const char *hash, const char *password)
 {
+    int r;
+
+    if (!slot_try())
+        return -EBUSY;
     if (!hash) {
         pthread_once(&dummy_once, make_dummy_hash);
         /* The result is ignored on purpose: only the time spent matters. */
         if (crypto_pwhash_str_verify(dummy_hash, password, strlen(password)) == 0)
-            return -EACCES;
-        return -EACCES;
+            r = -EACCES;
+        else
+            r = -EACCES;
+    } else {
+        r = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 ? 0 : -EACCES;
     }
-    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 ? 0 : -EACCES;
+    slot_release();
+    return r;
 }
 
 int wgm_password_check(const struct wgm_password_policy *p, const char *password, char *why, size_t whylen)

@@ -125,7 +125,28 @@ static const char *const v1_mysql[] = {
     NULL,
 };
 
+/* Revoked access tokens (logout, spent 2FA-pending tokens) by jti, kept
+ * until the token would have expired anyway: the cache alone would lose
+ * them on a restart, a Redis outage or on another node. */
+static const char *const v2_sqlite[] = {
+    "CREATE TABLE revoked_tokens ("
+    " jti TEXT PRIMARY KEY,"
+    " expires_at INTEGER NOT NULL)",
+    "CREATE INDEX revoked_tokens_expires ON revoked_tokens(expires_at)",
+    NULL,
+};
+
+static const char *const v2_mysql[] = {
+    "CREATE TABLE IF NOT EXISTS revoked_tokens ("
+    " jti VARCHAR(40) NOT NULL PRIMARY KEY,"
+    " expires_at BIGINT NOT NULL,"
+    " INDEX revoked_tokens_expires (expires_at)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    NULL,
+};
+
 const struct wgm_migration wgm_core_migrations[] = {
     {.version = 1, .sqlite = v1_sqlite, .mysql = v1_mysql},
+    {.version = 2, .sqlite = v2_sqlite, .mysql = v2_mysql},
 };
 const size_t wgm_core_migrations_count = sizeof(wgm_core_migrations) / sizeof(wgm_core_migrations[0]);

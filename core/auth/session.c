@@ -195,21 +195,80 @@ out:
     return r;
 }
 
+/* Record @jti as revoked until @exp in the database (the truth every node
+ * and every restart sees); rows past their expiry are pruned on the way. */
+static int persist_revoked(struct wgm_db *db, const char *jti, time_t exp)
+{
+    struct wgm_stmt *st = NULL;
+    int r;
+
+    if ((r = wgm_db_prepare(db, "DELETE FROM revoked_tokens WHERE expires_at < ?", &st)) == 0) {
+        wgm_stmt_bind_int(st, 1, time(NULL));
+        r = wgm_stmt_step(st);
+    }
+    wgm_stmt_free(st);
+    st = NULL;
+    if (r < 0)
+        return r;
+    if ((r = wgm_db_prepare(db, "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)", &st)) < 0)
+        return r;
+    wgm_stmt_bind_text(st, 1, jti);
+    wgm_stmt_bind_int(st, 2, exp);
+    r = wgm_stmt_step(st);
+    wgm_stmt_free(st);
+    /* already revoked (a second logout with one token) is success */
+    return r < 0 && r != WGM_DB_ECONSTRAINT ? r : 0;
+}
+
+int wgm_session_revoke_jti(struct wgm_daemon *d, struct wgm_db *db, const char *jti, time_t exp)
+{
+    char key[64];
+    int r;
+
+    if (!jti || !*jti || exp < time(NULL))
+        return 0;
+    if ((r = persist_revoked(db, jti, exp)) < 0)
+        return r;
+    /* The cache copy answers the guard without a query; losing it (Redis
+     * down) costs a query, never the revocation. */
+    snprintf(key, sizeof(key), "auth:revoked:%s", jti);
+    wgm_cache_set(d->cache, key, "1", (unsigned)(exp - time(NULL)) + 1);
+    return 0;
+}
+
+int wgm_session_jti_revoked(struct wgm_daemon *d, struct wgm_db *db, const char *jti)
+{
+    struct wgm_stmt *st = NULL;
+    char key[64], *val = NULL;
+    int r;
+
+    snprintf(key, sizeof(key), "auth:revoked:%s", jti);
+    if (wgm_cache_get(d->cache, key, &val) == 0) {
+        free(val);
+        return 1;
+    }
+    if ((r = wgm_db_prepare(db, "SELECT 1 FROM revoked_tokens WHERE jti = ?", &st)) < 0)
+        return r;
+    wgm_stmt_bind_text(st, 1, jti);
+    r = wgm_stmt_step(st);
+    wgm_stmt_free(st);
+    return r < 0 ? r : r == WGM_DB_ROW;
+}
+
 int wgm_session_logout(struct wgm_daemon *d, const char *refresh_token, const char *jti, time_t jti_exp)
 {
+    struct wgm_db *db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms);
     int r = 0;
 
-    if (jti && *jti && jti_exp > time(NULL)) {
-        char key[64];
-        snprintf(key, sizeof(key), "auth:revoked:%s", jti);
-        r = wgm_cache_set(d->cache, key, "1", (unsigned)(jti_exp - time(NULL)) + 1);
+    if (!db)
+        return -EIO;
+    if ((r = wgm_session_revoke_jti(d, db, jti, jti_exp)) < 0) {
+        wgm_db_release(db);
+        return r;
     }
     if (refresh_token && *refresh_token) {
-        struct wgm_db *db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms);
         struct wgm_stmt *st = NULL;
         char hash[65];
-        if (!db)
-            return -EIO;
         wgm_auth_sha256_hex(refresh_token, hash);
         if (wgm_db_prepare(db, "SELECT family FROM refresh_tokens WHERE token_hash = ?", &st) == 0) {
             wgm_stmt_bind_text(st, 1, hash);
@@ -222,8 +281,8 @@ int wgm_session_logout(struct wgm_daemon *d, const char *refresh_token, const ch
             }
         }
         wgm_stmt_free(st);
-        wgm_db_release(db);
     }
+    wgm_db_release(db);
     return r;
 }
 
@@ -253,6 +312,18 @@ int wgm_session_revoke_user(struct wgm_daemon *d, struct wgm_db *db, int64_t use
         return r;
     wgm_stmt_bind_int(st, 1, now);
     wgm_stmt_bind_int(st, 2, user_id);
+    r = wgm_stmt_step(st);
+    wgm_stmt_free(st);
+    st = NULL;
+    if (r < 0)
+        return r;
+    /* API keys are credentials of the same person: a password change,
+     * reset or deactivation ends them too (status as apikeys.c sets it on
+     * DELETE).  A revoked key stays listed, and cannot come back. */
+    if ((r = wgm_db_prepare(db, "UPDATE api_keys SET status = 'revoked' WHERE user_id = ? AND status = 'active'",
+                            &st)) < 0)
+        return r;
+    wgm_stmt_bind_int(st, 1, user_id);
     r = wgm_stmt_step(st);
     wgm_stmt_free(st);
     return r < 0 ? r : 0;

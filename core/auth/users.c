@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sodium.h>
 #include "auth/password.h"
 #include "auth/users.h"
@@ -177,6 +178,30 @@ static void random_password(char *out, size_t len)
     out[n] = '\0';
 }
 
+/* The generated first password goes to stderr (the journal) alone, never
+ * through wgm_log: its sink would copy it into the logs table, readable
+ * through GET /logs.  One write(2), in wgm_log's line format. */
+static void console_password(const char *password)
+{
+    char line[256], stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    int n;
+
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    n = snprintf(line, sizeof(line),
+                 "%s.000Z warn  [auth] created user 'admin' with generated password: %s"
+                 " (the first login must change it; this line is not stored)\n",
+                 stamp, password);
+    if (n > 0 && (size_t)n < sizeof(line)) {
+        ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+        (void)w;
+    }
+    sodium_memzero(line, sizeof(line));
+    wgm_log(WGM_LOG_WARN, "auth", "created user 'admin' with a generated password, printed on stderr only");
+}
+
 int wgm_users_bootstrap(struct wgm_daemon *d, const char *password, char *err, size_t errlen)
 {
     struct wgm_db *db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms);
@@ -216,26 +241,26 @@ int wgm_users_bootstrap(struct wgm_daemon *d, const char *password, char *err, s
     }
     if ((r = wgm_password_hash(password, hash, sizeof(hash))) < 0)
         goto out;
+    /* A generated password was shown on the console: force_change makes the
+     * first login replace it. */
     if ((r = wgm_db_prepare(db,
                             "INSERT INTO users (username, email, full_name, password_hash, role, status, permissions,"
-                            " password_changed_at, created_at, updated_at)"
-                            " VALUES ('admin', NULL, 'Administrator', ?, 'admin', 'active', '[]', ?, ?, ?)",
+                            " force_change, password_changed_at, created_at, updated_at)"
+                            " VALUES ('admin', NULL, 'Administrator', ?, 'admin', 'active', '[]', ?, ?, ?, ?)",
                             &st)) < 0)
         goto out;
     wgm_stmt_bind_text(st, 1, hash);
-    wgm_stmt_bind_int(st, 2, now);
+    wgm_stmt_bind_int(st, 2, password == generated);
     wgm_stmt_bind_int(st, 3, now);
     wgm_stmt_bind_int(st, 4, now);
+    wgm_stmt_bind_int(st, 5, now);
     if ((r = wgm_stmt_step(st)) < 0)
         goto out;
     if ((r = wgm_db_commit(db)) < 0)
         goto out;
     committed = true;
     if (password == generated)
-        /* The one place a secret is logged: there is no other way to hand
-         * the operator the first password, and it is never stored plain. */
-        wgm_log(WGM_LOG_WARN, "auth", "created user 'admin' with generated password: %s (change it after logging in)",
-                generated);
+        console_password(generated);
     else
         wgm_log(WGM_LOG_INFO, "auth", "created user 'admin' with the configured password");
     r = 0;

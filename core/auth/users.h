@@ -36,7 +36,8 @@ void wgm_user_password_hash(struct wgm_db *db, int64_t id, char *out, size_t len
 int wgm_user_principal(struct wgm_db *db, int64_t id, int64_t issued_ms, struct wgm_principal *p);
 
 /* On an empty users table, create `admin` with @password, or with a
- * random one that is logged once.  0 or a negative errno with @err. */
+ * random one printed once on stderr (never stored in the log table) and
+ * force_change set.  0 or a negative errno with @err. */
 int wgm_users_bootstrap(struct wgm_daemon *d, const char *password, char *err, size_t errlen);
 
 #endif

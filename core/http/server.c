@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -21,6 +23,7 @@ struct wgm_http {
     struct MHD_Daemon *mhd;
     struct wgm_http_opts opts;
     char *tls_cert, *tls_key; /* PEM text; MHD wants it in memory */
+    char hsts[48];            /* Strict-Transport-Security value; "" without TLS */
     atomic_uint in_flight;
     atomic_bool access_log;
     pthread_mutex_t stats_lock;
@@ -28,6 +31,10 @@ struct wgm_http {
 };
 
 #define MAX_REQUEST_ID 128
+/* TLS 1.2 and 1.3 only, forward-secret key exchange, AEAD ciphers. */
+#define DEFAULT_TLS_PRIORITIES                                                                         \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:"   \
+    "+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA"
 
 /* The attribute tells clang's -Wformat-nonliteral that fmt is MHD's printf format. */
 __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -66,6 +73,50 @@ static void client_ip(struct MHD_Connection *c, char *buf, size_t len)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)len);
 }
 
+int wgm_http_log_escape(const char *in, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    int changed = 0;
+
+    if (!outlen)
+        return -ENOSPC;
+    for (const unsigned char *p = (const unsigned char *)in; p && *p; p++) {
+        /* Control bytes, DEL, space and the backslash itself: \xNN keeps a
+         * line one line and its space-separated fields where they are. */
+        bool esc = *p < 0x21 || *p == 0x7f || *p == '\\';
+        if (o + (esc ? 4 : 1) >= outlen) {
+            out[o] = '\0';
+            return -ENOSPC;
+        }
+        if (esc) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+            changed = 1;
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+    return changed;
+}
+
+/* Replace *@s (malloc'd) by its escaped form when it needs one. */
+static void escape_in_place(char **s)
+{
+    size_t n = strlen(*s) * 4 + 1;
+    char *e = malloc(n);
+
+    if (e && wgm_http_log_escape(*s, e, n) > 0) {
+        free(*s);
+        *s = e;
+    } else {
+        free(e);
+    }
+}
+
 static struct wgm_request *request_new(struct wgm_http *h, struct MHD_Connection *c, const char *method,
                                        const char *url)
 {
@@ -99,6 +150,8 @@ static void request_free(struct wgm_request *r)
 {
     if (!r)
         return;
+    if (r->resp.file_set)
+        close(r->resp.file_fd);
     wgm_response_clear(&r->resp);
     wgm_response_free_guard_headers(&r->resp);
     wgm_principal_clear(&r->principal);
@@ -206,7 +259,27 @@ static void dispatch(struct wgm_http *h, struct wgm_request *r)
     }
 }
 
-static enum MHD_Result queue(struct wgm_request *r)
+int wgm_http_respond_file(struct wgm_resp *resp, unsigned status, const char *content_type, int fd, uint64_t size)
+{
+    struct wgm_response *r = (struct wgm_response *)resp;
+
+    if (fd < 0)
+        return -EBADF;
+    if (r->file_set)
+        close(r->file_fd);
+    free(r->body);
+    r->body = NULL; /* what marks the file as the body (see queue) */
+    r->len = (size_t)size;
+    r->status = status;
+    r->set = true;
+    r->file_fd = fd;
+    r->file_size = size;
+    r->file_set = true;
+    snprintf(r->content_type, sizeof(r->content_type), "%s", content_type ? content_type : "application/octet-stream");
+    return 0;
+}
+
+static enum MHD_Result queue(struct wgm_http *h, struct wgm_request *r)
 {
     struct MHD_Response *resp;
     enum MHD_Result ok;
@@ -224,9 +297,20 @@ static enum MHD_Result queue(struct wgm_request *r)
         MHD_destroy_response(resp);
         return ok;
     }
-    resp = MHD_create_response_from_buffer(r->resp.len, r->resp.body, MHD_RESPMEM_MUST_COPY);
+    if (r->resp.file_set && !r->resp.body) {
+        /* Streamed from the file in pieces (sendfile without TLS); the
+         * response owns the descriptor from here on. */
+        resp = MHD_create_response_from_fd64(r->resp.file_size, r->resp.file_fd);
+        if (!resp)
+            return MHD_NO;
+        r->resp.file_set = false;
+    } else {
+        resp = MHD_create_response_from_buffer(r->resp.len, r->resp.body, MHD_RESPMEM_MUST_COPY);
+    }
     if (!resp)
         return MHD_NO;
+    if (h->hsts[0])
+        MHD_add_response_header(resp, "Strict-Transport-Security", h->hsts);
     for (const struct wgm_header *hd = r->resp.guard_headers; hd; hd = hd->next)
         MHD_add_response_header(resp, hd->name, hd->value);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->resp.content_type);
@@ -270,7 +354,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     dispatch(h, r);
     if (h->opts.after)
         h->opts.after(h->opts.guard_arg, r);
-    return queue(r);
+    return queue(h, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -292,6 +376,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     else if (r->resp.status >= 400)
         h->stats.client_errors++;
     pthread_mutex_unlock(&h->stats_lock);
+    /* Routing is over: from here the path and method are only logged, so
+     * they are logged escaped (a %0a in the URL must not end a line). */
+    escape_in_place(&r->path);
+    r->pub.path = r->path;
+    {
+        char m[sizeof(r->method) * 4];
+        if (wgm_http_log_escape(r->method, m, sizeof(m)) > 0) {
+            m[sizeof(r->method) - 1] = '\0'; /* a cut escape is still no control byte */
+            memcpy(r->method, m, sizeof(r->method));
+        }
+    }
     if (atomic_load(&h->access_log))
         wgm_log(WGM_LOG_INFO, "access", "%s %s %s %u %zu %.1fms request_id=%s%s%s%s", r->client_ip, r->method,
                 r->path, r->resp.status, r->resp.len, (double)us / 1000.0, r->request_id,
@@ -348,15 +443,31 @@ static int make_addr(const char *host, unsigned port, struct sockaddr_storage *s
     return -EINVAL;
 }
 
+/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104: nobody else can reach it. */
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)(const void *)ss)->sin_addr.s_addr) >> 24) == 127;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
 int wgm_http_start(const struct wgm_http_opts *opts, struct wgm_http **out, char *err, size_t errlen)
 {
     struct wgm_http *h = calloc(1, sizeof(*h));
     struct sockaddr_storage ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_UPGRADE;
+    const struct wgm_conf *conf = opts->daemon ? ((struct wgm_daemon *)opts->daemon)->conf : NULL;
+    const char *prio = conf ? wgm_conf_get(conf, "http", "tls_priorities") : NULL;
+    unsigned per_ip = conf ? (unsigned)wgm_conf_get_int(conf, "http", "max_connections_per_ip", 64) : 0;
+    long long hsts = conf ? wgm_conf_get_int(conf, "http", "hsts_max_age", 31536000) : 31536000;
+    struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
     bool v6;
 
     if (!h)
         return -ENOMEM;
+    if (!prio || !*prio)
+        prio = DEFAULT_TLS_PRIORITIES;
     h->opts = *opts;
     pthread_mutex_init(&h->stats_lock, NULL);
     atomic_store(&h->access_log, opts->access_log);
@@ -371,23 +482,39 @@ int wgm_http_start(const struct wgm_http_opts *opts, struct wgm_http **out, char
             snprintf(err, errlen, "TLS needs both tls_cert and tls_key");
             goto fail;
         }
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            snprintf(err, errlen, "TLS is configured but this libmicrohttpd was built without it");
+            goto fail;
+        }
         if (!(h->tls_cert = read_file(opts->tls_cert_file, err, errlen)) ||
             !(h->tls_key = read_file(opts->tls_key_file, err, errlen)))
             goto fail;
         flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+        tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)prio};
+        if (hsts > 0)
+            snprintf(h->hsts, sizeof(h->hsts), "max-age=%lld", hsts);
     }
+    errno = 0;
     h->mhd = MHD_start_daemon(
         flags, (uint16_t)opts->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096u,
-        h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
-        h->tls_key, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!h->mhd) {
         snprintf(err, errlen, "cannot listen on %s:%u: %s", opts->host, opts->port,
-                 errno ? strerror(errno) : "libmicrohttpd refused the options");
+                 errno ? strerror(errno)
+                 : h->tls_cert ? "libmicrohttpd refused the TLS set-up (check tls_cert, tls_key and tls_priorities)"
+                               : "libmicrohttpd refused the options");
         goto fail;
     }
+    if (!h->tls_cert && !is_loopback(&ss))
+        wgm_log(WGM_LOG_WARN, "http",
+                "listening on %s without TLS: passwords and tokens cross the network in clear; set [http] tls_cert "
+                "and tls_key, or serve through a TLS proxy on this host",
+                opts->host);
     *out = h;
     return 0;
 fail:

@@ -77,6 +77,68 @@ static void test_jwt(void)
     is_int(wgm_jwt_verify(key, sizeof(key), "eyJhbGciOiJIUzI1NiJ9", now, &out), -EINVAL, "header only");
 }
 
+/* Our own HS256 check: a signature is accepted only when it is exactly the
+ * HMAC of header.payload under the key, in canonical encoding. */
+static void test_jwt_signature(void)
+{
+    struct wgm_jwt_claims c = {.user_id = 7, .scope = WGM_SCOPE_FULL}, out;
+    time_t now = time(NULL);
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    char *tok, buf[4200], b64[64];
+    size_t n;
+    char *sig;
+
+    c.iat = now;
+    c.iat_ms = (int64_t)now * 1000;
+    c.exp = now + 60;
+    tok = wgm_jwt_issue(key, sizeof(key), &c);
+    sig = strrchr(tok, '.') + 1;
+    n = strlen(tok);
+
+    /* the payload changed, the signature kept */
+    snprintf(buf, sizeof(buf), "%s", tok);
+    buf[strchr(buf, '.') - buf + 3] ^= 1;
+    is_int(wgm_jwt_verify(key, sizeof(key), buf, now, &out), -EINVAL, "tampered payload refused");
+    /* each signature byte matters */
+    {
+        int accepted = 0, probed = 0;
+        for (size_t i = 0; i + 1 < strlen(sig); i += 7, probed++) {
+            snprintf(buf, sizeof(buf), "%s", tok);
+            buf[(size_t)(sig - tok) + i] = buf[(size_t)(sig - tok) + i] == 'A' ? 'B' : 'A';
+            accepted += wgm_jwt_verify(key, sizeof(key), buf, now, &out) != -EINVAL;
+        }
+        ok(probed >= 6 && accepted == 0, "every probed signature character is checked (%d probed)", probed);
+    }
+    /* the last of 43 characters carries 2 bits and 4 padding bits: other
+     * padding bits decode to the same bytes, and are still refused */
+    snprintf(buf, sizeof(buf), "%s", tok);
+    {
+        static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        size_t idx = (size_t)(strchr(alpha, buf[n - 1]) - alpha);
+        buf[n - 1] = alpha[idx ^ 1];
+    }
+    is_int(wgm_jwt_verify(key, sizeof(key), buf, now, &out), -EINVAL, "non-canonical signature encoding refused");
+    snprintf(buf, sizeof(buf), "%s=", tok);
+    is_int(wgm_jwt_verify(key, sizeof(key), buf, now, &out), -EINVAL, "padded signature refused");
+    snprintf(buf, sizeof(buf), "%.*s", (int)(n - 2), tok);
+    is_int(wgm_jwt_verify(key, sizeof(key), buf, now, &out), -EINVAL, "truncated signature refused");
+    snprintf(buf, sizeof(buf), "%s.x", tok);
+    is_int(wgm_jwt_verify(key, sizeof(key), buf, now, &out), -EINVAL, "a fourth segment refused");
+    snprintf(buf, sizeof(buf), "%.*s", (int)(sig - tok), tok);
+    is_int(wgm_jwt_verify(key, sizeof(key), buf, now, &out), -EINVAL, "empty signature refused");
+
+    /* the signature recomputed independently over header.payload verifies */
+    crypto_auth_hmacsha256_init(&st, key, sizeof(key));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)tok, (unsigned long long)(sig - 1 - tok));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2base64(b64, sizeof(b64), mac, sizeof(mac), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    is_str(sig, b64, "the signature is HMAC-SHA256(key, header.payload)");
+    snprintf(buf, sizeof(buf), "%.*s%s", (int)(sig - tok), tok, b64);
+    is_int(wgm_jwt_verify(key, sizeof(key), buf, now, &out), 0, "a recomputed signature verifies");
+    free(tok);
+}
+
 static void test_password(void)
 {
     struct wgm_password_policy p = {12, true, true, true, true, 90};
@@ -142,6 +204,7 @@ int main(void)
     randombytes_buf(key, sizeof(key));
     randombytes_buf(other, sizeof(other));
     test_jwt();
+    test_jwt_signature();
     test_password();
     test_permissions();
     return done_testing();
