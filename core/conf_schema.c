@@ -33,6 +33,9 @@ static const struct wgm_conf_key http_keys[] = {
     INT("drain_timeout", "10", 0, 600, "seconds SIGTERM waits for in-flight requests"),
     STR("tls_cert", NULL, "PEM certificate; with tls_key enables HTTPS"),
     STR("tls_key", NULL, "PEM private key for tls_cert"),
+    STR("tls_priorities", NULL, "GnuTLS priority string for HTTPS (default: TLS 1.2/1.3, ECDHE/DHE, AEAD only)"),
+    INT("hsts_max_age", "31536000", 0, 63072000, "Strict-Transport-Security max-age with TLS; 0 sends none"),
+    INT("max_connections_per_ip", "64", 0, 65535, "open HTTP connections one client address may hold; 0: no limit"),
     {NULL},
 };
 
@@ -63,12 +66,12 @@ static const struct wgm_conf_key log_keys[] = {
 static const struct wgm_conf_key logs_keys[] = {
     INT("retention_days", "30", 1, 3650, "days the log store keeps records before deleting them"),
     ENUM("store_level", "info", "debug|info|warn|error", "least severe log level written to the log store"),
+    INT("export_quota_mb", "256", 1, 1048576, "total size of log export files kept; oldest expired go first (507 beyond)"),
     {NULL},
 };
 
 static const struct wgm_conf_key auth_keys[] = {
     STR("admin_password", NULL, "password of the first admin on an empty database"),
-    INT("hash_concurrency", "0", 0, 256, "password hashes (argon2id) at once; 0: half of [http] threads, at least 1"),
     {NULL},
 };
 

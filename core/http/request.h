@@ -36,6 +36,11 @@ struct wgm_response {
     /* Extra headers the guard adds to whatever the handler answers
      * (rate limits); kept apart so a handler's error keeps them. */
     struct wgm_header *guard_headers;
+    /* Set by wgm_http_respond_file (server.c): the body streams from
+     * file_fd while body is NULL; server.c closes it if it is never sent. */
+    bool file_set;
+    int file_fd;
+    uint64_t file_size;
 };
 
 struct wgm_request {

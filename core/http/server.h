@@ -54,4 +54,17 @@ struct wgm_http *wgm_http_free(struct wgm_http *h);
 void wgm_http_stats(struct wgm_http *h, struct wgm_http_stats *out);
 void wgm_http_set_access_log(struct wgm_http *h, bool on);
 
+/* Answer with the contents of @fd (a regular file of @size bytes, read
+ * from its current offset), streamed by libmicrohttpd rather than loaded:
+ * the response owns @fd from this call on, whatever happens (it is closed
+ * when sent, or with the request).  Headers are added with resp_header as
+ * usual.  0 or -EBADF. */
+int wgm_http_respond_file(struct wgm_resp *resp, unsigned status, const char *content_type, int fd, uint64_t size);
+
+/* Copy @in to @out with control bytes, DEL, space and backslash written as
+ * \xNN, so a logged path or method stays one line and one field.  1 when
+ * something was escaped, 0 when nothing was, -ENOSPC when @out was too
+ * small (@out is still NUL-terminated). */
+int wgm_http_log_escape(const char *in, char *out, size_t outlen);
+
 #endif

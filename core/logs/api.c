@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include "daemon.h"
 #include "db/db.h"
+#include "conf.h"
 #include "http/router.h"
+#include "http/server.h"
 #include "logs/api.h"
 #include "logs/export.h"
 #include "logs/query.h"
@@ -20,8 +22,6 @@
 #define SIZE_MAX_ROWS 100LL
 #define SIZE_DEFAULT 20LL
 #define DAY_MS (86400LL * 1000LL)
-/* Well above 100 000 records of capped size; a file past it was not ours. */
-#define DOWNLOAD_MAX ((off_t)1 << 30)
 
 static const char *arg(const struct wgm_req *req, const char *name)
 {
@@ -161,6 +161,31 @@ static int export_dir(struct wgm_daemon *d, char *buf, size_t len)
     return 0;
 }
 
+/* 1 with a 507 in @resp when the live exports in @dir hold more than
+ * [logs] export_quota_mb (or reach it, before a new one: @before), 0 when
+ * there is room, or a negative errno.  Expired files are deleted first;
+ * live ones are someone's download and stay. */
+static int over_quota(struct wgm_daemon *d, const char *dir, bool before, struct wgm_resp *resp)
+{
+    uint64_t quota = (uint64_t)wgm_conf_get_int(d->conf, "logs", "export_quota_mb", 256) << 20, used = 0;
+    time_t now = time(NULL), next = 0;
+    char retry[24];
+    int rc = wgm_logs_export_usage(dir, now, &used, &next);
+
+    if (rc < 0)
+        return rc;
+    if (before ? used < quota : used <= quota)
+        return 0;
+    rc = wgm_resp_error(resp, 507, "INSUFFICIENT_STORAGE",
+                        "the log export quota is used up; try again when an earlier export expires",
+                        json_pack("{s:I,s:I}", "quota_bytes", (json_int_t)quota, "used_bytes", (json_int_t)used));
+    if (rc == 0 && next > now) {
+        snprintf(retry, sizeof(retry), "%lld", (long long)(next - now));
+        rc = resp->host->resp_header(resp, "Retry-After", retry);
+    }
+    return rc < 0 ? rc : 1;
+}
+
 /* Stream the matching rows into @f, oldest first.  @rows gets the count. */
 static int write_export(struct wgm_db *db, const char *where, const struct wgm_logs_filter *flt,
                         const char *fmt, FILE *f, size_t *rows)
@@ -254,6 +279,10 @@ static int get_export(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     }
     if ((rc = export_dir(d, dir, sizeof(dir))) < 0 || (rc = wgm_logs_export_name(time(NULL), fmt, name, sizeof(name))) < 0)
         goto out;
+    if ((rc = over_quota(d, dir, true, resp)) != 0) {
+        rc = rc < 0 ? rc : 0;
+        goto out;
+    }
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -279,6 +308,11 @@ static int get_export(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     f = NULL;
     if (rc != 0) {
         rc = -EIO;
+        goto out;
+    }
+    /* The new file counts too: one that does not fit is not kept. */
+    if ((rc = over_quota(d, dir, false, resp)) != 0) {
+        rc = rc < 0 ? rc : 0;
         goto out;
     }
     snprintf(url, sizeof(url), "/api/v1/logs/export/download/%s", name);
@@ -308,8 +342,6 @@ static int get_download(struct wgm_ctx *ctx, const struct wgm_req *req, struct w
     const char *name = wgm_req_param(req, "name"), *fmt = NULL;
     char path[4200], disposition[128];
     struct stat st;
-    char *buf = NULL;
-    size_t got = 0;
     int fd = -1, rc;
 
     if (!wgm_logs_export_name_valid(name, &fmt) || !d->state_dir)
@@ -333,32 +365,17 @@ static int get_download(struct wgm_ctx *ctx, const struct wgm_req *req, struct w
         rc = not_found(resp, name);
         goto out;
     }
-    if (st.st_size > DOWNLOAD_MAX) {
-        rc = -EFBIG;
+    /* Streamed from the open file: nothing the size of the export is held
+     * in memory, and a sweep that unlinks it meanwhile does not cut it. */
+    rc = wgm_http_respond_file(resp, 200, wgm_logs_export_content_type(fmt), fd, (uint64_t)st.st_size);
+    fd = -1; /* the response's now */
+    if (rc < 0)
         goto out;
-    }
-    if (!(buf = malloc((size_t)st.st_size + 1))) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            goto out;
-        }
-        got += (size_t)n;
-    }
     snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", name);
-    if ((rc = resp->host->resp_raw(resp, 200, wgm_logs_export_content_type(fmt), buf, got)) < 0)
-        goto out;
     rc = resp->host->resp_header(resp, "Content-Disposition", disposition);
 out:
     if (fd >= 0)
         close(fd);
-    free(buf);
     return rc;
 }
 

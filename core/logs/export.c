@@ -243,3 +243,29 @@ int wgm_logs_export_sweep(const char *dir, time_t now)
     closedir(d);
     return n;
 }
+
+int wgm_logs_export_usage(const char *dir, time_t now, uint64_t *bytes, time_t *next_expiry)
+{
+    DIR *d;
+    struct dirent *e;
+    struct stat st;
+    int r;
+
+    *bytes = 0;
+    *next_expiry = 0;
+    /* Expired files are nobody's any more: they go before any quota check. */
+    if ((r = wgm_logs_export_sweep(dir, now)) < 0)
+        return r;
+    if (!(d = opendir(dir)))
+        return errno == ENOENT ? 0 : -errno;
+    while ((e = readdir(d))) {
+        if (!wgm_logs_export_name_valid(e->d_name, NULL) ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        *bytes += (uint64_t)st.st_size;
+        if (!*next_expiry || st.st_mtime + WGM_LOGS_EXPORT_TTL_S < *next_expiry)
+            *next_expiry = st.st_mtime + WGM_LOGS_EXPORT_TTL_S;
+    }
+    closedir(d);
+    return 0;
+}

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 #include "logs/query.h"
@@ -46,5 +47,11 @@ int wgm_logs_export_end(FILE *f, const char *fmt, size_t rows);
  * many were deleted, or a negative errno when @dir cannot be read (a
  * missing directory is 0). */
 int wgm_logs_export_sweep(const char *dir, time_t now);
+
+/* After a sweep at @now: the bytes the remaining (live) export files in
+ * @dir hold, and when the first of them expires (0: there is none).  0, or
+ * a negative errno when @dir cannot be read (a missing directory is 0
+ * bytes). */
+int wgm_logs_export_usage(const char *dir, time_t now, uint64_t *bytes, time_t *next_expiry);
 
 #endif

@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import time
+import warnings
 
 import pytest
 import requests
@@ -192,3 +193,259 @@ def test_websocket_keys_are_validated(tmp, key, value):
     d = Wgmd(tmp, config="[websocket]\n%s = %s\n" % (key, value))
     rc, out = d.check()
     assert rc != 0 and key in out, out
+
+
+# --- access log lines -------------------------------------------------------------
+
+def test_access_log_escapes_control_characters(daemons):
+    d = daemons()
+    tok = d.login()
+    m = os.urandom(4).hex()
+    # %0a and %0d would end the line, the space would shift the fields.
+    r = requests.get(d.url + "/api/v1/probe-%s%%0aFORGED%%20200%%0d%%1b%%7f%%5cend" % m, timeout=10)
+    assert_error(r, 404, "RESOURCE_NOT_FOUND")
+    line = d.wait_log(r"access.*probe-" + m)
+    assert "probe-%s\\x0aFORGED\\x20200\\x0d\\x1b\\x7f\\x5cend 404" % m in line, line
+    assert not any(l.startswith("FORGED") for l in d.lines), d.log_text()
+    # The stored record: its message and its details hold the same escaped path.
+    deadline = time.time() + 15
+    while True:
+        got = d.call("GET", "/logs", token=tok, params={"module": "access", "search": "probe-" + m}).json()["data"]
+        if got["logs"] or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert got["logs"], "the access record reaches the log store"
+    rec = got["logs"][0]
+    for text in (rec["message"], json.dumps(rec.get("details"))):
+        assert "\\x0aFORGED" in text.replace("\\\\", "\\"), text
+        assert not re.search(r"[\x00-\x1f\x7f]", text), text
+
+
+# --- TLS ---------------------------------------------------------------------------
+
+def make_cert(tmp):
+    """A self-signed certificate for 127.0.0.1 (needs the openssl package)."""
+    if not shutil_which("openssl"):
+        pytest.skip("needs openssl (Debian package: openssl)")
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def shutil_which(name):
+    import shutil
+    return shutil.which(name)
+
+
+def tls_conf(cert, key, extra=""):
+    return "tls_cert = %s\ntls_key = %s\n%s" % (cert, key, extra)
+
+
+def handshake(port, cert, version):
+    """Handshake at exactly @version; the negotiated version, or the SSLError."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cert)
+    # Let this client offer old versions at all: the refusal must be the server's.
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.1, on purpose
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        try:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                s.sendall(b"GET /api/v1/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                reply = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+                return s.version(), reply
+        except ssl.SSLError as e:
+            return None, e
+
+
+@pytest.fixture
+def cert(tmp):
+    return make_cert(tmp)
+
+
+def test_tls_versions(daemons, cert):
+    d = daemons(config=tls_conf(*cert))
+    for version, name in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")):
+        got, reply = handshake(d.port, cert[0], version)
+        assert got == name, reply
+        assert reply.startswith(b"HTTP/1.1 200"), reply
+    got, err = handshake(d.port, cert[0], ssl.TLSVersion.TLSv1_1)
+    assert got is None, "TLS 1.1 must be refused"
+    # A protocol-version alert from the server, not a client that cannot try.
+    assert "NO_PROTOCOLS_AVAILABLE" not in str(err) and "NO_CIPHERS_AVAILABLE" not in str(err), err
+
+
+def test_tls_priorities_key_is_applied(daemons, cert):
+    """The control for the test above: with a priority string that allows
+    TLS 1.1, this very client gets through, so the default's refusal is real."""
+    d = daemons(config=tls_conf(*cert, "tls_priorities = NORMAL:+VERS-TLS1.1:+SHA1:+SIGN-RSA-SHA1\n"))
+    got, reply = handshake(d.port, cert[0], ssl.TLSVersion.TLSv1_1)
+    if got is None and ("NO_PROTOCOLS_AVAILABLE" in str(reply) or "UNSUPPORTED_PROTOCOL" in str(reply)):
+        pytest.skip("this Python/OpenSSL cannot speak TLS 1.1 at all: %s" % reply)
+    assert got == "TLSv1.1", reply
+    # And a priority string GnuTLS rejects stops the start with a clear reason.
+    bad = daemons(start=False, config=tls_conf(*cert, "tls_priorities = NOT-A-PRIORITY\n"))
+    bad.start(wait=False)
+    assert bad.wait_exit() != 0
+    assert "tls_priorities" in bad.log_text(), bad.log_text()
+
+
+def test_hsts_with_tls_only(daemons, cert):
+    d = daemons(config=tls_conf(*cert))
+    r = requests.get("https://127.0.0.1:%d/api/v1/version" % d.port, verify=cert[0], timeout=10)
+    assert r.status_code == 200
+    assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
+    r = requests.get("https://127.0.0.1:%d/api/v1/nope" % d.port, verify=cert[0], timeout=10)
+    assert r.status_code == 404 and "Strict-Transport-Security" in r.headers  # on errors too
+    short = daemons(config=tls_conf(*cert, "hsts_max_age = 0\n"))
+    r = requests.get("https://127.0.0.1:%d/api/v1/version" % short.port, verify=cert[0], timeout=10)
+    assert r.status_code == 200 and "Strict-Transport-Security" not in r.headers
+    plain = daemons()
+    assert "Strict-Transport-Security" not in plain.get("/version").headers
+
+
+def test_websocket_over_tls(daemons, cert):
+    d = daemons(config=tls_conf(*cert))
+    tok = requests.post("https://127.0.0.1:%d/api/v1/auth/login" % d.port, verify=cert[0], timeout=10,
+                        json={"username": "admin", "password": d.admin_password}).json()["data"]["access_token"]
+    ctx = ssl.create_default_context(cafile=cert[0])
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(("GET /ws/connect?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" % tok).encode())
+            head = b""
+            while b"welcome" not in head:
+                chunk = s.recv(4096)
+                assert chunk, head
+                head += chunk
+            assert head.startswith(b"HTTP/1.1 101"), head
+
+
+def test_warning_for_plain_http_beyond_loopback(daemons):
+    d = daemons(listen="0.0.0.0:0")
+    d.wait_log(r"without TLS")
+    d.stop()
+    local = daemons()
+    assert not re.search(r"without TLS", local.log_text())
+
+
+def test_bad_tls_keys_are_refused(tmp):
+    for conf in ("hsts_max_age = -1\n", "hsts_max_age = soon\n", "max_connections_per_ip = -1\n"):
+        rc, out = Wgmd(tmp, config=conf).check()
+        assert rc != 0 and conf.split(" ")[0] in out, out
+
+
+# --- HTTP connections per client address ----------------------------------------
+
+def test_connections_per_ip_are_bounded(daemons):
+    d = daemons(config="max_connections_per_ip = 2\n")
+    held = [socket.create_connection(("127.0.0.1", d.port), timeout=10) for _ in range(2)]
+    for s in held:  # both are served
+        s.sendall(b"GET /api/v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    extra = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    try:
+        extra.sendall(b"GET /api/v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert extra.recv(4096) == b"", "a third connection from one address is closed unanswered"
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    extra.close()
+    held.pop().close()
+    deadline = time.time() + 10
+    while True:  # the server notices the close on its next turn
+        try:
+            r = requests.get(d.api("/version"), timeout=10)
+            break
+        except requests.ConnectionError:
+            assert time.time() < deadline
+            time.sleep(0.1)
+    assert r.status_code == 200
+    for s in held:
+        s.close()
+
+
+# --- log exports: quota and streamed downloads -----------------------------------
+
+def window():
+    return {"format": "txt", "start_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600)),
+            "end_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))}
+
+
+def planted_export(d, size, age=0):
+    """An export file as an earlier export would have left it (the test owns
+    the state dir), @age seconds old; sparse, so it costs no disk."""
+    t = time.time() - age
+    name = "logs_%s_%s.txt" % (time.strftime("%Y%m%d_%H%M%S", time.gmtime(t)), os.urandom(8).hex())
+    path = os.path.join(d.state, "exports", name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.ftruncate(fd, size)
+    os.close(fd)
+    os.utime(path, (t, t))
+    return name, path
+
+
+def test_export_quota(daemons):
+    d = daemons(config="[logs]\nexport_quota_mb = 1\n")
+    tok = d.login()
+    r = d.call("GET", "/logs/export", token=tok, params=window())
+    assert r.status_code == 200, r.text
+    _, live = planted_export(d, 2 << 20)  # someone's download, not yet expired
+    r = d.call("GET", "/logs/export", token=tok, params=window())
+    err = assert_error(r, 507, "INSUFFICIENT_STORAGE")
+    assert err["details"]["quota_bytes"] == 1 << 20 and err["details"]["used_bytes"] > 2 << 20
+    assert 0 < int(r.headers["Retry-After"]) <= 3600
+    assert os.path.exists(live), "a live export is never deleted to make room"
+    before = set(os.listdir(os.path.join(d.state, "exports")))
+    # Once it expires it is the first to go, and exports work again.
+    t = time.time() - 3601
+    os.utime(live, (t, t))
+    r = d.call("GET", "/logs/export", token=tok, params=window())
+    assert r.status_code == 200, r.text
+    assert not os.path.exists(live)
+    after = set(os.listdir(os.path.join(d.state, "exports")))
+    assert len(after - before) == 1
+
+
+def test_export_quota_needs_logs_view(daemons):
+    d = daemons(config="[logs]\nexport_quota_mb = 1\n")
+    admin = d.login()
+    make_user(d, admin, "viewer", role="user")
+    tok = d.login("viewer", STRONG)
+    assert_error(d.call("GET", "/logs/export", token=tok, params=window()), 403, "INSUFFICIENT_PERMISSIONS")
+
+
+def vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_download_is_streamed_not_loaded(daemons):
+    size = 128 << 20
+    d = daemons(config="[logs]\nexport_quota_mb = 1024\n")
+    tok = d.login()
+    assert d.call("GET", "/logs/export", token=tok, params=window()).status_code == 200  # makes the directory
+    name, _ = planted_export(d, size)
+    before = vm_hwm_kib(d.proc.pid)
+    r = requests.get(d.api("/logs/export/download/" + name), headers={"Authorization": "Bearer " + tok},
+                     stream=True, timeout=60)
+    assert r.status_code == 200 and int(r.headers["Content-Length"]) == size
+    got = 0
+    for chunk in r.iter_content(1 << 20):
+        assert not chunk.strip(b"\0")
+        got += len(chunk)
+    assert got == size
+    grown = vm_hwm_kib(d.proc.pid) - before
+    assert grown * 1024 < size // 4, "wgmd's peak memory grew by %d KiB for a %d KiB download" % (grown, size >> 10)
