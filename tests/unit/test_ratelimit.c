@@ -5,6 +5,10 @@
  * that limits keep working when Redis dies, against a private redis-server
  * this program starts on 127.0.0.1:36392 and always stops.
  *
+ * Also the client-address rules of the anonymous bucket (auth/netaddr.h:
+ * strict parsing, IPv4-mapped peers as IPv4, one bucket per IPv6 /64) and
+ * requests that must pass two buckets (an API key's and its owner's).
+ *
  * Rates are chosen so that refill during a step is far below one token,
  * or the refill the elapsed time allows is accounted for: the counts stay
  * exact under valgrind.  Every wait is bounded.
@@ -29,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "auth/netaddr.h"
 #include "cache/cache.h"
 #include "cache/ratelimit.h"
 #include "tap.h"
@@ -112,10 +117,10 @@ static void t_burst(struct wgm_cache *c, const char *url)
     for (unsigned i = 0; i < 5; i++) {
         /* 60/min: a token a second, none arrives during these calls */
         if (wgm_ratelimit_check(c, s, 60, 5, &r) < 0 || !r.allowed || r.remaining != 4 - i ||
-            r.limit != 60)
+            r.limit != 5 || r.per_minute != 60)
             bad++;
     }
-    is_int(bad, 0, "5 of burst 5 pass, remaining 4..0, limit 60");
+    is_int(bad, 0, "5 of burst 5 pass, remaining 4..0, limit 5 (the capacity), 60 per minute");
     is_int(wgm_ratelimit_check(c, s, 60, 5, &r), 0, "6th check");
     ok(!r.allowed, "6th is refused");
     is_int(r.remaining, 0, "remaining 0");
@@ -191,7 +196,7 @@ static void t_retry_reset(struct wgm_cache *c, const char *url)
        (long long)(r.reset - now));
     d = wgm_ratelimit_details(&r);
     ok(d && json_is_object(d) && json_object_size(d) == 4, "details: an object of 4");
-    is_int(json_integer_value(json_object_get(d, "limit")), 6, "details.limit");
+    is_int(json_integer_value(json_object_get(d, "limit")), 2, "details.limit is the capacity");
     is_int(json_integer_value(json_object_get(d, "remaining")), 0, "details.remaining");
     is_int(json_integer_value(json_object_get(d, "retry_after")), r.retry_after, "details.retry_after");
     {
@@ -207,23 +212,26 @@ static void t_retry_reset(struct wgm_cache *c, const char *url)
     ok(wgm_ratelimit_details(NULL) == NULL, "details(NULL) is NULL");
 
     is_int(wgm_ratelimit_headers(&r, add_header, &h), 0, "headers of a refusal");
-    is_int(h.n, 4, "four headers");
+    is_int(h.n, 5, "five headers");
     is_str(h.names[0], "X-RateLimit-Limit", "Limit header");
-    is_str(h.values[0], "6", "Limit value");
+    is_str(h.values[0], "2", "Limit value: the bucket's capacity");
     is_str(h.names[1], "X-RateLimit-Remaining", "Remaining header");
     is_str(h.values[1], "0", "Remaining value");
     snprintf(want, sizeof(want), "%lld", (long long)r.reset);
     is_str(h.names[2], "X-RateLimit-Reset", "Reset header");
     is_str(h.values[2], want, "Reset value is the unix time");
+    is_str(h.names[3], "X-RateLimit-Per-Minute", "Per-Minute header");
+    is_str(h.values[3], "6", "Per-Minute value: the refill rate");
     snprintf(want, sizeof(want), "%u", r.retry_after);
-    is_str(h.names[3], "X-RateLimit-Retry-After", "Retry-After header");
-    is_str(h.values[3], want, "Retry-After value");
+    is_str(h.names[4], "X-RateLimit-Retry-After", "Retry-After header");
+    is_str(h.values[4], want, "Retry-After value");
 
     memset(&h, 0, sizeof(h));
     S(s, "slow-ok");
     wgm_ratelimit_check(c, s, 6, 2, &r);
     is_int(wgm_ratelimit_headers(&r, add_header, &h), 0, "headers of a pass");
-    ok(h.n == 3 && strcmp(h.values[1], "1") == 0, "three headers, no Retry-After; remaining 1");
+    ok(h.n == 4 && strcmp(h.values[1], "1") == 0 && strcmp(h.values[0], "2") == 0,
+       "four headers, no Retry-After; limit 2, remaining 1: one bucket");
     is_int(wgm_ratelimit_headers(&r, add_header_fail, &calls), -ENOMEM, "add's error is returned");
     is_int(calls, 1, "and stops there");
     is_int(wgm_ratelimit_headers(NULL, add_header, &h), -EINVAL, "NULL result refused");
@@ -338,8 +346,9 @@ static void t_burst_over_limit(struct wgm_cache *c, const char *url)
 
     S(s, "big");
     is_int(wgm_ratelimit_check(c, s, 1000, 2000, &r), 0, "first check");
-    ok(r.allowed && r.limit == 1000 && r.remaining == 1999, "limit 1000, remaining 1999 (%u)",
-       r.remaining);
+    /* Limit and Remaining describe one bucket: capacity 2000, 1999 left. */
+    ok(r.allowed && r.limit == 2000 && r.remaining == 1999 && r.per_minute == 1000,
+       "limit 2000 (capacity), remaining 1999, 1000 per minute (%u/%u)", r.limit, r.remaining);
     n = drain(c, s, 1000, 2000, 4000, &r) + 1;
     refill = (double)(now_ms() - t0) / 1000.0 * 1000.0 / 60.0;
     printf("# %d passed in %lld ms\n", n, (long long)(now_ms() - t0));
@@ -432,6 +441,50 @@ static void t_bucket_api(struct wgm_cache *c, const char *url)
     wgm_cache_del(c, k);
 }
 
+/* A key's bucket and its owner's: both must have a token; a refusal by
+ * either spends nothing of the other; the answer is the tightest bucket. */
+static void t_two_buckets(struct wgm_cache *c, const char *url)
+{
+    struct wgm_ratelimit r;
+    char k1[128], k2[128], u[128];
+    struct wgm_ratelimit_bucket a[2], b[2];
+    int n;
+
+    S(k1, "key:one");
+    S(k2, "key:two");
+    S(u, "user:7");
+    /* 6/min: a token every 10 s, none comes back during the test */
+    a[0] = (struct wgm_ratelimit_bucket){k1, 6, 3};
+    a[1] = (struct wgm_ratelimit_bucket){u, 6, 5};
+    b[0] = (struct wgm_ratelimit_bucket){k2, 6, 10};
+    b[1] = a[1];
+    is_int(wgm_ratelimit_check_all(c, a, 2, &r), 0, "key one + user");
+    ok(r.allowed && r.limit == 3 && r.remaining == 2, "tightest is the key's bucket: limit 3, remaining 2 (%u/%u)",
+       r.limit, r.remaining);
+    n = 1;
+    while (n < 10 && wgm_ratelimit_check_all(c, a, 2, &r) == 0 && r.allowed)
+        n++;
+    is_int(n, 3, "key one passes its own 3");
+    ok(!r.allowed && r.limit == 3, "then its own bucket refuses (limit %u)", r.limit);
+    is_int(wgm_ratelimit_check(c, u, 6, 5, &r), 0, "look at the user's bucket");
+    ok(r.allowed && r.remaining == 1, "the refusal spent none of the user's: 3 + this one taken, 1 left (%u)",
+       r.remaining);
+    is_int(wgm_ratelimit_check_all(c, b, 2, &r), 0, "key two + user");
+    ok(r.allowed && r.limit == 5 && r.remaining == 0, "the user's last token; tightest now the user's (%u/%u)",
+       r.limit, r.remaining);
+    is_int(wgm_ratelimit_check_all(c, b, 2, &r), 0, "key two again");
+    ok(!r.allowed && r.limit == 5 && r.per_minute == 6, "refused by the owner's bucket (limit %u)", r.limit);
+    is_int(wgm_ratelimit_check(c, k2, 6, 10, &r), 0, "look at key two");
+    ok(r.allowed && r.remaining == 8, "the owner's refusal spent none of key two's: 9 -> 8 (%u)", r.remaining);
+    is_int(wgm_ratelimit_check_all(c, a, 0, &r), -EINVAL, "no buckets refused");
+    is_int(wgm_ratelimit_check_all(c, a, WGM_RATELIMIT_MAX_BUCKETS + 1, &r), -EINVAL, "too many refused");
+    b[1].per_minute = 0;
+    is_int(wgm_ratelimit_check_all(c, b, 2, &r), -EINVAL, "a bucket with rate 0 refused");
+    drop(c, k1);
+    drop(c, k2);
+    drop(c, u);
+}
+
 struct suite_test {
     const char *name;
     void (*fn)(struct wgm_cache *c, const char *url);
@@ -447,7 +500,66 @@ static const struct suite_test suite[] = {
     { "burst over the per-minute limit", t_burst_over_limit },
     { "limits change live", t_live_change },
     { "bucket API", t_bucket_api },
+    { "two buckets per request", t_two_buckets },
 };
+
+/* ---- client addresses: strict parsing, mapped IPv4, /64 buckets ---------- */
+
+static void t_addresses(void)
+{
+    static const char *const bad[] = {
+        " 10.0.0.0/8", "10.0.0.0/8 ", "10.0.0.0/8\n", "10.0.0.0 /8", "10.0.0.0/ 8", "10.0.0.0/+8",
+        "10.0.0.0/08", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/8x", "10.0.0.0/8/8", "10.0.0.0/-1",
+        "010.0.0.1", "10.0.0", "10.0.0.0.1", "2001:db8::/129", "2001:db8::/0128", "fe80::1%eth0",
+        "[::1]", "::1/", "", "/8", "2001:db8:::1", "10.0.0.256", "10.0.0.0/4294967304",
+    };
+    struct wgm_cidr cidr;
+    struct wgm_addr a;
+    char s1[96], s2[96];
+    int fails = 0;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (wgm_cidr_parse(bad[i], &cidr) == 0) {
+            printf("# accepted: '%s'\n", bad[i]);
+            fails++;
+        }
+    }
+    is_int(fails, 0, "white space, signs, leading zeros, trailing bytes, zones, brackets: all refused");
+    ok(wgm_addr_parse("10.0.0.1 ", &a) < 0 && wgm_addr_parse(" ::1", &a) < 0 && wgm_addr_parse("10.0.0.1/32", &a) < 0,
+       "an address with anything around it is refused");
+    ok(wgm_cidr_parse("10.0.0.0/8", &cidr) == 0 && cidr.bits == 8 && cidr.net.family == AF_INET, "10.0.0.0/8");
+    ok(wgm_cidr_parse("0.0.0.0/0", &cidr) == 0 && cidr.bits == 0, "0.0.0.0/0");
+    ok(wgm_cidr_parse("2001:db8::/32", &cidr) == 0 && cidr.bits == 32 && cidr.net.family == AF_INET6, "2001:db8::/32");
+    ok(wgm_cidr_parse("192.0.2.7", &cidr) == 0 && cidr.bits == 32, "a bare address is a /32");
+    ok(wgm_cidr_match_text("10.0.0.0/8", "10.200.3.4") && !wgm_cidr_match_text("10.0.0.0/8", "11.0.0.1"),
+       "IPv4 match");
+    ok(wgm_cidr_match_text("10.0.0.0/8", "::ffff:10.1.2.3"), "an IPv4-mapped peer matches an IPv4 rule");
+    ok(!wgm_cidr_match_text("10.0.0.0/8", "::ffff:11.1.2.3"), "and a mapped peer outside it does not");
+    ok(wgm_cidr_parse("::ffff:10.0.0.0/104", &cidr) == 0 && cidr.net.family == AF_INET && cidr.bits == 8,
+       "::ffff:10.0.0.0/104 is 10.0.0.0/8");
+    ok(wgm_cidr_match_text("::ffff:10.0.0.0/104", "10.9.9.9"), "a mapped rule matches a plain IPv4 peer");
+    ok(wgm_cidr_match_text("2001:db8::/32", "2001:db8:ffff::1") && !wgm_cidr_match_text("2001:db8::/32", "2001:db9::1"),
+       "IPv6 match");
+    ok(!wgm_cidr_match_text("::/0", "127.0.0.1") && !wgm_cidr_match_text("0.0.0.0/0", "::1"),
+       "families never cross (besides mapped IPv4)");
+    ok(wgm_cidr_match_text("10.1.2.3/8", "10.9.9.9"), "host bits beyond the prefix are masked");
+    ok(!wgm_cidr_match_text("10.0.0.0/8 ", "10.0.0.1"), "a rule that does not parse matches nothing");
+
+    wgm_ratelimit_ip_subject("192.0.2.1", s1, sizeof(s1));
+    is_str(s1, "ip:192.0.2.1", "IPv4 bucket per address");
+    wgm_ratelimit_ip_subject("::ffff:192.0.2.1", s2, sizeof(s2));
+    is_str(s2, "ip:192.0.2.1", "an IPv4-mapped peer shares the IPv4 bucket");
+    wgm_ratelimit_ip_subject("2001:db8:1:2:aaaa:bbbb:cccc:dddd", s1, sizeof(s1));
+    is_str(s1, "ip:2001:db8:1:2::/64", "IPv6 bucket per /64");
+    wgm_ratelimit_ip_subject("2001:db8:1:2::1", s2, sizeof(s2));
+    is_str(s2, s1, "another address of the same /64: the same bucket");
+    wgm_ratelimit_ip_subject("2001:db8:1:3::1", s2, sizeof(s2));
+    is_str(s2, "ip:2001:db8:1:3::/64", "the next /64: another bucket");
+    wgm_ratelimit_ip_subject("-", s1, sizeof(s1));
+    is_str(s1, "ip:-", "no address: used as given");
+    is_int(wgm_ratelimit_ip_subject("2001:db8:1:2::1", s1, 8), -ENOSPC, "small buffer: -ENOSPC");
+    is_int(wgm_ratelimit_ip_subject(NULL, s1, sizeof(s1)), -EINVAL, "NULL: -EINVAL");
+}
 
 static void run_suite(const char *label, const char *url, const char *skip_why)
 {
@@ -633,6 +745,7 @@ int main(void)
     sigaction(SIGALRM, &sa, NULL);
     alarm(WATCHDOG_S);
 
+    t_addresses();
     run_suite("memory", NULL, NULL);
     if (redis_url && *redis_url)
         run_suite("redis", redis_url, NULL);
