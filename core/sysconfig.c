@@ -18,7 +18,7 @@
 #include "scheduler.h"
 #include "sysconfig.h"
 
-enum ftype { F_STR, F_BOOL, F_INT, F_LEVEL };
+enum ftype { F_STR, F_BOOL, F_INT, F_LEVEL, F_CIDRS };
 
 /* Every field of the document: where it lives, its type and bounds.
  * Read-only fields reflect the running daemon and cannot be set. */
@@ -54,6 +54,8 @@ static const struct field {
     {"security", "enable_audit_logging", F_BOOL, 0, 0, false},
     {"security", "max_login_attempts", F_INT, 1, 100, false},
     {"security", "lockout_duration", F_INT, 60, 86400, false},
+    {"security", "ip_whitelist", F_CIDRS, 0, WGM_IP_WHITELIST_MAX, false},
+    {"security", "max_api_keys_per_user", F_INT, 1, 10000, false},
 };
 
 static const char *const levels[] = {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"};
@@ -68,14 +70,15 @@ struct wgm_sysconfig_store {
 static json_t *defaults(void)
 {
     return json_pack("{s:s,s:b,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:b,"
-                     "s:{s:i,s:b,s:b,s:b,s:b,s:i},s:{s:b,s:b,s:b,s:i,s:i}}",
+                     "s:{s:i,s:b,s:b,s:b,s:b,s:i},s:{s:b,s:b,s:b,s:i,s:i,s:o,s:i}}",
                      "app_name", "wgm", "debug_mode", 0, "log_level", "INFO", "max_log_size", 100,
                      "backup_retention", 30, "session_timeout", 3600, "refresh_token_days", 7,
                      "remember_me_days", 30, "api_rate_limit", 1000, "anonymous_rate_limit", 100,
                      "two_factor_enabled", 1, "password_policy", "min_length", 12, "require_uppercase", 1,
                      "require_lowercase", 1, "require_digits", 1, "require_special", 1, "max_age_days", 90,
                      "security", "enable_rate_limiting", 1, "enable_ip_whitelist", 0, "enable_audit_logging", 1,
-                     "max_login_attempts", 5, "lockout_duration", 900);
+                     "max_login_attempts", 5, "lockout_duration", 900, "ip_whitelist", json_array(),
+                     "max_api_keys_per_user", 50);
 }
 
 static const struct field *find_field(const char *group, const char *name)
@@ -177,6 +180,21 @@ static void apply_locked(struct wgm_daemon *d, struct wgm_sysconfig_store *s, bo
     c->policy.require_digits = getb(doc, "password_policy", "require_digits");
     c->policy.require_special = getb(doc, "password_policy", "require_special");
     c->policy.max_age_days = geti(doc, "password_policy", "max_age_days");
+    c->max_api_keys_per_user = geti(doc, "security", "max_api_keys_per_user");
+    /* Stored lists were validated by PUT; an entry that no longer parses
+     * is dropped (and with an empty list the whitelist refuses everyone). */
+    c->enable_ip_whitelist = getb(doc, "security", "enable_ip_whitelist");
+    c->n_ip_whitelist = 0;
+    {
+        json_t *list = json_object_get(json_object_get(doc, "security"), "ip_whitelist"), *e;
+        size_t i;
+        json_array_foreach(list, i, e)
+        {
+            if (c->n_ip_whitelist < WGM_IP_WHITELIST_MAX &&
+                wgm_cidr_parse(json_string_value(e), &c->ip_whitelist[c->n_ip_whitelist]) == 0)
+                c->n_ip_whitelist++;
+        }
+    }
     /* The file's [log] level rules at start; a stored log_level applies
      * once someone set it through the API. */
     if (set_log_level && json_object_get(s->stored, "log_level"))
@@ -292,8 +310,58 @@ static int check_field(const struct field *f, json_t *v, json_t *current, char *
                 return 0;
         snprintf(why, len, "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
         return -EINVAL;
+    case F_CIDRS: {
+        struct wgm_cidr cidr;
+        json_t *e;
+        size_t i;
+        if (!json_is_array(v) || json_array_size(v) > (size_t)f->max) {
+            snprintf(why, len, "must be an array of at most %lld CIDR strings", f->max);
+            return -EINVAL;
+        }
+        json_array_foreach(v, i, e)
+        {
+            if (!json_is_string(e) || wgm_cidr_parse(json_string_value(e), &cidr) < 0) {
+                snprintf(why, len, "entry %zu is not an IPv4 or IPv6 address or CIDR prefix", i);
+                return -EINVAL;
+            }
+        }
+        return 0;
+    }
     }
     return -EINVAL;
+}
+
+/* The whitelist as it would be after a PUT: enabling it with an empty
+ * list, or with one that leaves out the caller's own address, would lock
+ * everyone (or the caller) out; refused with the field named. */
+static void check_ip_whitelist(struct wgm_daemon *d, json_t *next, const char *client, json_t *details)
+{
+    json_t *doc = effective(d, next), *list, *e;
+    struct wgm_cidr c;
+    struct wgm_addr a;
+    bool mine = false;
+    size_t i;
+
+    list = json_object_get(json_object_get(doc, "security"), "ip_whitelist");
+    if (!getb(doc, "security", "enable_ip_whitelist")) {
+        json_decref(doc);
+        return;
+    }
+    if (json_array_size(list) == 0) {
+        json_object_set_new(details, "security.ip_whitelist",
+                            json_string("must list at least one address or prefix while enable_ip_whitelist is on"));
+    } else {
+        bool have = wgm_addr_parse(client, &a) == 0;
+        json_array_foreach(list, i, e)
+        {
+            if (have && wgm_cidr_parse(json_string_value(e), &c) == 0 && wgm_cidr_contains(&c, &a))
+                mine = true;
+        }
+        if (!mine)
+            json_object_set_new(details, "security.ip_whitelist",
+                                json_pack("s+", "does not include your own address ", client));
+    }
+    json_decref(doc);
 }
 
 static int save(struct wgm_daemon *d, json_t *stored, int64_t now)
@@ -380,6 +448,8 @@ static int put_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         else if (!f->readonly)
             field_set(next, f, v);
     }
+    if (json_object_size(details) == 0)
+        check_ip_whitelist(d, next, wgm_request_client_ip(req), details);
     if (json_object_size(details) > 0) {
         pthread_mutex_unlock(&s->lock);
         json_decref(current);

@@ -9,9 +9,13 @@
 
 #include <stdbool.h>
 #include <jansson.h>
+#include "auth/netaddr.h"
 #include "auth/password.h"
 
 struct wgm_daemon;
+
+/* Entries security.ip_whitelist may hold. */
+#define WGM_IP_WHITELIST_MAX 64
 
 /* A typed snapshot of the values the core acts on. */
 struct wgm_sysconfig {
@@ -22,6 +26,12 @@ struct wgm_sysconfig {
     bool enable_rate_limiting, enable_audit_logging, two_factor_enabled;
     unsigned max_login_attempts, lockout_duration;
     struct wgm_password_policy policy;
+    /* security.enable_ip_whitelist + ip_whitelist: the guard refuses every
+     * other client address before authentication (auth/guard.c). */
+    bool enable_ip_whitelist;
+    unsigned n_ip_whitelist;
+    struct wgm_cidr ip_whitelist[WGM_IP_WHITELIST_MAX];
+    unsigned max_api_keys_per_user; /* usable keys a user may hold (auth/apikeys.c) */
 };
 
 int wgm_sysconfig_start(struct wgm_daemon *d, char *err, size_t errlen);

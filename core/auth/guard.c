@@ -1,5 +1,7 @@
 /* core/auth/guard: runs before every handler.
  *
+ *   0. with security.enable_ip_whitelist, refuse any other client address
+ *      (before credentials are even looked at);
  *   1. identify: Authorization: Bearer <JWT | ak_...>, X-API-Key, or for the
  *      WebSocket ?token= (browsers cannot set headers there);
  *   2. rate limit: per user, per API key, or per client IP;
@@ -17,6 +19,7 @@
 #include <time.h>
 #include "auth/auth.h"
 #include "auth/jwt.h"
+#include "auth/netaddr.h"
 #include "auth/users.h"
 #include "cache/cache.h"
 #include "cache/ratelimit.h"
@@ -85,27 +88,6 @@ static int auth_jwt(struct wgm_daemon *d, const char *token, struct wgm_principa
     return 0;
 }
 
-static bool ip_in_cidr(const char *ip, const char *cidr)
-{
-    unsigned char a[16], n[16];
-    char net[64];
-    const char *slash = strchr(cidr, '/');
-    int fam = strchr(ip, ':') ? AF_INET6 : AF_INET, bits, len = fam == AF_INET ? 4 : 16;
-
-    if (strchr(cidr, ':') ? fam != AF_INET6 : fam != AF_INET)
-        return false;
-    snprintf(net, sizeof(net), "%.*s", slash ? (int)(slash - cidr) : (int)strlen(cidr), cidr);
-    bits = slash ? atoi(slash + 1) : len * 8;
-    if (inet_pton(fam, ip, a) != 1 || inet_pton(fam, net, n) != 1 || bits < 0 || bits > len * 8)
-        return false;
-    for (int i = 0; i < len && bits > 0; i++, bits -= 8) {
-        unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-        if ((a[i] & mask) != (n[i] & mask))
-            return false;
-    }
-    return true;
-}
-
 /* An API key's own limits; 0 or a reason for 403. */
 static const char *key_restriction(struct wgm_request *r, json_t *restrictions)
 {
@@ -118,7 +100,9 @@ static const char *key_restriction(struct wgm_request *r, json_t *restrictions)
 
     if (json_array_size(ips) > 0) {
         ok = false;
-        json_array_foreach(ips, i, v) ok = ok || ip_in_cidr(r->client_ip, json_string_value(v));
+        /* An entry that does not parse (stored before parsing was strict)
+         * matches nothing: fail closed. */
+        json_array_foreach(ips, i, v) ok = ok || wgm_cidr_match_text(json_string_value(v), r->client_ip);
         if (!ok)
             return "this API key may not be used from this address";
     }
@@ -132,6 +116,20 @@ static const char *key_restriction(struct wgm_request *r, json_t *restrictions)
     if (level && strcmp(level, "read") == 0 && strcmp(r->method, "GET") != 0)
         return "this API key is read-only";
     return NULL;
+}
+
+/* The client address is in security.ip_whitelist (IPv4-mapped peers as
+ * IPv4); an address that does not parse is not. */
+static bool whitelisted(const struct wgm_sysconfig *cfg, const char *ip)
+{
+    struct wgm_addr a;
+
+    if (wgm_addr_parse(ip, &a) < 0)
+        return false;
+    for (unsigned i = 0; i < cfg->n_ip_whitelist; i++)
+        if (wgm_cidr_contains(&cfg->ip_whitelist[i], &a))
+            return true;
+    return false;
 }
 
 static int add_guard_header(void *arg, const char *name, const char *value)
@@ -155,6 +153,11 @@ int wgm_auth_guard(void *arg, struct wgm_request *r)
     int rc = 0;
 
     wgm_sysconfig_get(d, &cfg);
+    if (cfg.enable_ip_whitelist && !whitelisted(&cfg, r->client_ip)) {
+        refuse(r, 403, "INSUFFICIENT_PERMISSIONS", "this address may not use the API",
+               json_pack("{s:s,s:s}", "reason", "ip_not_whitelisted", "client_ip", r->client_ip));
+        return 1;
+    }
     if (!key && tok && strncmp(tok, "ak_", 3) == 0) {
         key = tok;
         tok = NULL;
@@ -186,19 +189,25 @@ int wgm_auth_guard(void *arg, struct wgm_request *r)
 
     if (cfg.enable_rate_limiting) {
         struct wgm_ratelimit rl;
-        char subject[96];
-        unsigned per_minute = cfg.anonymous_rate_limit, burst = 0;
+        struct wgm_ratelimit_bucket b[2];
+        char key_subject[64], user_subject[64], ip_subject[96];
+        size_t n = 1;
+        /* Every request of a user, by token or by any of their keys, draws
+         * from the user's bucket; a key's own bucket comes on top, so keys
+         * can narrow the owner's budget but never widen it. */
+        snprintf(user_subject, sizeof(user_subject), "user:%lld", (long long)r->principal.user_id);
         if (r->authenticated && r->principal.via == WGM_AUTH_API_KEY) {
-            snprintf(subject, sizeof(subject), "key:%s", r->principal.api_key_id);
-            per_minute = r->principal.rate_per_minute;
-            burst = r->principal.rate_burst;
+            snprintf(key_subject, sizeof(key_subject), "key:%s", r->principal.api_key_id);
+            b[0] = (struct wgm_ratelimit_bucket){key_subject, r->principal.rate_per_minute, r->principal.rate_burst};
+            b[1] = (struct wgm_ratelimit_bucket){user_subject, cfg.api_rate_limit, 0};
+            n = 2;
         } else if (r->authenticated) {
-            snprintf(subject, sizeof(subject), "user:%lld", (long long)r->principal.user_id);
-            per_minute = cfg.api_rate_limit;
+            b[0] = (struct wgm_ratelimit_bucket){user_subject, cfg.api_rate_limit, 0};
         } else {
-            snprintf(subject, sizeof(subject), "ip:%s", r->client_ip);
+            wgm_ratelimit_ip_subject(r->client_ip, ip_subject, sizeof(ip_subject));
+            b[0] = (struct wgm_ratelimit_bucket){ip_subject, cfg.anonymous_rate_limit, 0};
         }
-        if (wgm_ratelimit_check(d->cache, subject, per_minute, burst, &rl) == 0) {
+        if (wgm_ratelimit_check_all(d->cache, b, n, &rl) == 0) {
             wgm_ratelimit_headers(&rl, add_guard_header, &r->resp);
             if (!rl.allowed) {
                 refuse(r, 429, "RATE_LIMIT_EXCEEDED", "rate limit exceeded", wgm_ratelimit_details(&rl));

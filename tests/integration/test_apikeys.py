@@ -33,7 +33,9 @@ def test_create_shape_and_use(env):
     # both header forms
     assert d.request("GET", "/users", headers={"X-API-Key": key}).status_code == 200
     r = d.call("GET", "/users", token=key)
-    assert r.status_code == 200 and r.headers["X-RateLimit-Limit"] == "100"
+    # the key's own bucket is the tighter one: its capacity (the burst) and rate
+    assert r.status_code == 200 and r.headers["X-RateLimit-Limit"] == "200"
+    assert r.headers["X-RateLimit-Per-Minute"] == "100" and int(r.headers["X-RateLimit-Remaining"]) < 200
     # the secret is never shown again
     listed = d.call("GET", "/auth/api-keys", token=admin).json()["data"]["api_keys"]
     assert all("api_key" not in x for x in listed) and any(x["id"] == k["id"] for x in listed)
@@ -115,8 +117,13 @@ def test_other_users_keys_are_invisible(env):
     assert d.call("GET", "/auth/api-keys", token=t2).json()["data"]["api_keys"] == []
 
 
+def test_create_missing_name(env):
+    d, admin = env
+    err = assert_error(d.call("POST", "/auth/api-keys", token=admin, json={}), 400, "MISSING_PARAMETER")
+    assert "name" in err["details"]
+
+
 @pytest.mark.parametrize("body,field", [
-    ({}, "name"),
     ({"name": ""}, "name"),
     ({"name": "k", "access_level": "root"}, "access_level"),
     ({"name": "k", "permissions": ["NOPE"]}, "permissions"),
@@ -124,8 +131,13 @@ def test_other_users_keys_are_invisible(env):
     ({"name": "k", "allowed_ips": ["not-an-ip"]}, "allowed_ips"),
     ({"name": "k", "allowed_ips": ["2001:db8::/129"]}, "allowed_ips"),
     ({"name": "k", "allowed_endpoints": ["no-leading-slash"]}, "allowed_endpoints"),
-    ({"name": "k", "rate_limit": {"requests_per_minute": 0}}, "rate_limit"),
-    ({"name": "k", "rate_limit": {"requests_per_minute": "fast"}}, "rate_limit"),
+    ({"name": "k", "allowed_ips": ["10.0.0.0/8 "]}, "allowed_ips"),
+    ({"name": "k", "allowed_ips": ["10.0.0.0/08"]}, "allowed_ips"),
+    ({"name": "k", "rate_limit": {"requests_per_minute": 0}}, "rate_limit.requests_per_minute"),
+    ({"name": "k", "rate_limit": {"requests_per_minute": "fast"}}, "rate_limit.requests_per_minute"),
+    ({"name": "k", "rate_limit": {"requests_per_minute": 1001}}, "rate_limit.requests_per_minute"),
+    ({"name": "k", "rate_limit": {"burst_limit": 0}}, "rate_limit.burst_limit"),
+    ({"name": "k", "rate_limit": []}, "rate_limit"),
     ({"name": "k", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
     ({"name": "k", "expires_at": "tomorrow"}, "expires_at"),
     ({"name": "k", "colour": "red"}, "colour"),
