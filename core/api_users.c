@@ -1,7 +1,8 @@
 /* core/api_users: /users — list, create, read, update, delete, reset password.
  *
- * Nobody grants what they do not hold: only admins create or promote
- * admins, and explicit permissions must be the editor's own.  The last
+ * Nobody grants what they do not hold: a role may be given, and a
+ * permission granted, only when the editor holds all of it; and nobody
+ * changes, resets or deletes a user who holds more than they do.  The last
  * active admin can be neither deleted, demoted nor deactivated. */
 #include <errno.h>
 #include <stdio.h>
@@ -142,23 +143,49 @@ out:
     return r < 0 ? r : 0;
 }
 
-/* Does @editor may hand out @role and @perms?  A reason, or NULL. */
-static const char *escalation(const struct wgm_principal *editor, const char *role, json_t *perms, const char **field)
+/* @editor holds each permission in @perms (a JSON array; NULL: none). */
+static bool holds_all(const struct wgm_principal *editor, json_t *perms)
 {
     size_t i;
     json_t *p;
-    if (role && strcmp(role, "admin") == 0 && strcmp(editor->role, "admin") != 0) {
-        *field = "role";
-        return "only an admin may make an admin";
-    }
-    json_array_foreach(perms, i, p)
-    {
-        if (!wgm_principal_can(editor, json_string_value(p))) {
-            *field = "permissions";
-            return "you cannot grant a permission you do not hold";
+    json_array_foreach(perms, i, p) if (!wgm_principal_can(editor, json_string_value(p))) return false;
+    return true;
+}
+
+/* May @editor hand out @role and @perms?  A reason, or NULL.  The rule is
+ * a subset one, not a role ladder: a role's default permissions, and each
+ * grant, must all be held by the editor now (as their token or API key
+ * holds them), so users.edit alone cannot mint a manager. */
+static const char *escalation(const struct wgm_principal *editor, const char *role, json_t *perms, const char **field)
+{
+    if (role) {
+        json_t *defaults = wgm_effective_permissions(role, NULL);
+        bool ok = holds_all(editor, defaults);
+        json_decref(defaults);
+        if (!ok) {
+            *field = "role";
+            return "you cannot give a role whose permissions you do not all hold";
         }
     }
+    if (!holds_all(editor, perms)) {
+        *field = "permissions";
+        return "you cannot grant a permission you do not hold";
+    }
     return NULL;
+}
+
+/* May @editor change, reset or delete @target (a user object)?  Only when
+ * they hold every permission the target holds: otherwise a password reset
+ * would hand them the target's powers.  A 403 answer, or 0 when allowed. */
+static int outranked(const struct wgm_principal *editor, json_t *target, struct wgm_resp *resp, int *answered)
+{
+    *answered = 0;
+    if (holds_all(editor, json_object_get(target, "permissions")))
+        return 0;
+    *answered = 1;
+    return wgm_resp_error(resp, 403, "INSUFFICIENT_PERMISSIONS",
+                          "this user holds permissions you do not; only someone holding them all may change them",
+                          json_pack("{s:s,s:s}", "id", "holds permissions you do not", "reason", "target_outranks_you"));
 }
 
 static int create_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -329,11 +356,12 @@ static int update_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         r = wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such user", json_pack("{s:I}", "id", (json_int_t)id));
         goto out;
     }
-    /* Editing an admin is an admin's business. */
-    if (strcmp(json_string_value(json_object_get(current, "role")), "admin") == 0 && strcmp(me->role, "admin") != 0) {
-        r = wgm_resp_error(resp, 403, "INSUFFICIENT_PERMISSIONS", "only an admin may change an admin",
-                           json_pack("{s:s}", "role", "admin"));
-        goto out;
+    /* Editing someone who holds more (an admin, say) is their peers' business. */
+    {
+        int answered;
+        r = outranked(me, current, resp, &answered);
+        if (answered)
+            goto out;
     }
     if (strcmp(json_string_value(json_object_get(current, "role")), "admin") == 0 &&
         ((role && strcmp(role, "admin") != 0) || (status && strcmp(status, "active") != 0)) && other_admins(db, id) == 0) {
@@ -404,12 +432,13 @@ static int delete_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         r = wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such user", json_pack("{s:I}", "id", (json_int_t)id));
         goto out;
     }
-    if (strcmp(json_string_value(json_object_get(current, "role")), "admin") == 0) {
-        if (strcmp(me->role, "admin") != 0) {
-            r = wgm_resp_error(resp, 403, "INSUFFICIENT_PERMISSIONS", "only an admin may delete an admin",
-                               json_pack("{s:s}", "role", "admin"));
+    {
+        int answered;
+        r = outranked(me, current, resp, &answered);
+        if (answered)
             goto out;
-        }
+    }
+    if (strcmp(json_string_value(json_object_get(current, "role")), "admin") == 0) {
         if (other_admins(db, id) == 0) {
             r = wgm_resp_error(resp, 422, "VALIDATION_ERROR", "the last active admin cannot be deleted",
                                json_pack("{s:s}", "id", "is the last active admin"));
@@ -473,11 +502,14 @@ static int reset_password(struct wgm_ctx *ctx, const struct wgm_req *req, struct
         wgm_db_release(db);
         return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such user", json_pack("{s:I}", "id", (json_int_t)id));
     }
-    if (strcmp(json_string_value(json_object_get(current, "role")), "admin") == 0 && strcmp(me->role, "admin") != 0) {
-        json_decref(current);
-        wgm_db_release(db);
-        return wgm_resp_error(resp, 403, "INSUFFICIENT_PERMISSIONS", "only an admin may reset an admin's password",
-                              json_pack("{s:s}", "role", "admin"));
+    {
+        int answered;
+        r = outranked(me, current, resp, &answered);
+        if (answered) {
+            json_decref(current);
+            wgm_db_release(db);
+            return r < 0 ? r : 0;
+        }
     }
     json_decref(current);
     r = wgm_auth_set_password(d, db, id, password, force);
