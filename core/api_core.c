@@ -9,6 +9,7 @@
 #include "db/db.h"
 #include "http/router.h"
 #include "plugin/loader.h"
+#include "sysconfig.h"
 #include "util.h"
 
 #ifndef WGM_BUILD_DATE
@@ -17,10 +18,12 @@
 
 static int get_version(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
 {
+    struct wgm_sysconfig cfg;
     (void)req;
+    wgm_sysconfig_get(ctx->daemon, &cfg);
     return wgm_resp_json(resp, 200,
-                         json_pack("{s:s,s:s,s:s,s:o}", "version", WGM_VERSION, "build_date", WGM_BUILD_DATE,
-                                   "api_version", "v1", "features",
+                         json_pack("{s:s,s:s,s:s,s:s,s:o}", "name", cfg.app_name, "version", WGM_VERSION,
+                                   "build_date", WGM_BUILD_DATE, "api_version", "v1", "features",
                                    wgm_plugins_features(ctx->daemon->plugins)));
 }
 
@@ -43,9 +46,16 @@ static int get_health(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     uint64_t cache_ms = wgm_now_ms() - t0;
     wgm_cache_stats(d->cache, &cs);
 
-    const char *status = !db_ok ? "unhealthy" : (!cache_ok || cs.degraded) ? "degraded" : "healthy";
+    struct wgm_sysconfig cfg;
+    wgm_sysconfig_get(d, &cfg);
+    /* Maintenance is still 200: a balancer must keep sending reads. */
+    const char *status = !db_ok                       ? "unhealthy"
+                         : cfg.maintenance_mode       ? "maintenance"
+                         : (!cache_ok || cs.degraded) ? "degraded"
+                                                      : "healthy";
     json_t *checks = json_pack(
-        "{s:s,s:I,s:{s:s,s:s,s:I},s:{s:s,s:s,s:b,s:I},s:s}", "status", status, "uptime",
+        "{s:s,s:b,s:I,s:{s:s,s:s,s:I},s:{s:s,s:s,s:b,s:I},s:s}", "status", status, "maintenance_mode",
+        cfg.maintenance_mode, "uptime",
         (json_int_t)(time(NULL) - d->started), "database", "status", db_ok ? "up" : "down", "type",
         wgm_db_pool_dialect(d->db), "latency_ms", (json_int_t)db_ms, "cache", "status", cache_ok ? "up" : "down",
         "backend", backend, "degraded", cs.degraded, "latency_ms", (json_int_t)cache_ms, "timestamp",

@@ -15,6 +15,8 @@
 #include "db/db.h"
 #include "http/router.h"
 #include "plugin/loader.h"
+#include "plugin/services.h"
+#include "sysconfig.h"
 #include "util.h"
 
 #ifndef WGM_BUILD_DATE
@@ -105,23 +107,27 @@ static int get_info(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_r
     const char *dialect = wgm_db_pool_dialect(d->db);
     const char *version = wgm_db_pool_server_version(d->db);
     int db_up = wgm_db_pool_ping(d->db) == 0, cache_up = wgm_cache_ping(d->cache) == 0;
+    struct wgm_sysconfig cfg;
 
     (void)req;
+    wgm_sysconfig_get(d, &cfg);
     wgm_db_pool_stats(d->db, &ds);
     wgm_cache_stats(d->cache, &cs);
+    /* environment (a Python deployment notion) and max_connections (the
+     * database server's limit, not wgm's) are left out; see the README. */
     return wgm_resp_json(
         resp, 200,
-        json_pack("{s:o,s:{s:s,s:s,s:s,s:s,s:I,s:I,s:b},s:{s:s,s:s?,s:s,s:i,s:i,s:i},"
+        json_pack("{s:o,s:{s:s,s:s,s:s,s:I,s:I,s:b,s:b},s:{s:s,s:s?,s:s,s:i,s:i},"
                   "s:{s:s,s:s,s:b,s:I,s:I,s:I},s:o,s:o}",
-                  "system", system_part(), "application", "name", "wgm", "version", WGM_VERSION, "build_date",
-                  WGM_BUILD_DATE, "environment", "production", "pid", (json_int_t)getpid(), "uptime",
-                  (json_int_t)(time(NULL) - d->started), "debug_mode", 0, "database", "type",
-                  strcmp(dialect, "mysql") == 0 ? "MySQL" : "SQLite", "version", version, "status",
-                  db_up ? "connected" : "disconnected", "pool_size", (int)ds.size, "active_connections",
-                  (int)ds.in_use, "max_connections", (int)ds.size, "cache", "backend", wgm_cache_backend(d->cache),
-                  "status", cache_up ? "connected" : "disconnected", "degraded", cs.degraded, "keys",
-                  (json_int_t)cs.keys, "hits", (json_int_t)cs.hits, "misses", (json_int_t)cs.misses, "plugins",
-                  wgm_plugins_json(d->plugins), "services", json_object()));
+                  "system", system_part(), "application", "name", cfg.app_name, "version", WGM_VERSION,
+                  "build_date", WGM_BUILD_DATE, "pid", (json_int_t)getpid(), "uptime",
+                  (json_int_t)(time(NULL) - d->started), "debug_mode", cfg.debug_mode, "maintenance_mode",
+                  cfg.maintenance_mode, "database", "type", strcmp(dialect, "mysql") == 0 ? "MySQL" : "SQLite",
+                  "version", version, "status", db_up ? "connected" : "disconnected", "pool_size", (int)ds.size,
+                  "active_connections", (int)ds.in_use, "cache", "backend", wgm_cache_backend(d->cache), "status",
+                  cache_up ? "connected" : "disconnected", "degraded", cs.degraded, "keys", (json_int_t)cs.keys,
+                  "hits", (json_int_t)cs.hits, "misses", (json_int_t)cs.misses, "plugins",
+                  wgm_plugins_json(d->plugins), "services", wgm_services_json(d->services)));
 }
 
 /* Every route with its permission: what the authorization test walks, and

@@ -275,10 +275,7 @@ static int create_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     wgm_db_release(db);
     if (!u)
         return -EIO;
-    json_t *out = json_pack("{s:b,s:o,s:s}", "success", 1, "data", u, "message", "user created");
-    json_t *data = json_incref(json_object_get(out, "data"));
-    json_decref(out);
-    return wgm_resp_json(resp, 201, data);
+    return wgm_resp_json_msg(resp, 201, u, "user created", "用户创建成功");
 }
 
 static int get_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -399,7 +396,7 @@ static int update_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     if (r < 0 || (r = wgm_db_commit(db)) < 0)
         goto out;
     u = wgm_user_load(db, id);
-    r = u ? wgm_resp_json(resp, 200, u) : -EIO;
+    r = u ? wgm_resp_json_msg(resp, 200, u, "user updated", "用户更新成功") : -EIO;
 out:
     wgm_db_rollback(db);
     wgm_db_release(db);
@@ -459,7 +456,8 @@ static int delete_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     }
     if (r < 0 || (r = wgm_db_commit(db)) < 0)
         goto out;
-    r = wgm_resp_json(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
+    r = wgm_resp_json_msg(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1), "user deleted",
+                          "用户删除成功");
 out:
     wgm_db_rollback(db);
     wgm_db_release(db);
@@ -516,8 +514,9 @@ static int reset_password(struct wgm_ctx *ctx, const struct wgm_req *req, struct
     wgm_db_release(db);
     if (r < 0)
         return r;
-    return wgm_resp_json(resp, 200, json_pack("{s:I,s:b,s:b}", "id", (json_int_t)id, "password_reset", 1,
-                                              "force_change", force));
+    return wgm_resp_json_msg(resp, 200,
+                             json_pack("{s:I,s:b,s:b}", "id", (json_int_t)id, "password_reset", 1, "force_change", force),
+                             "password reset", "密码重置成功");
 }
 
 int wgm_api_users_register(struct wgm_daemon *d)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "api.h"
 #include "auth/auth.h"
 #include "auth/schema.h"
@@ -18,12 +19,14 @@
 #include "daemon.h"
 #include "db/db.h"
 #include "events.h"
+#include "http/request.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin/host_table.h"
 #include "plugin/loader.h"
+#include "plugin/services.h"
 #include "scheduler.h"
 #include "secret.h"
 #include "util.h"
@@ -182,6 +185,81 @@ static int open_keyring(struct wgm_daemon *d, char *err, size_t errlen)
     return r;
 }
 
+/* Sign-in and sign-out are not mutations of managed state: during
+ * maintenance an operator must still be able to log in to end it. */
+static bool maintenance_exempt(const char *template)
+{
+    static const char *const exempt[] = {"/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout",
+                                         "/api/v1/auth/verify-2fa"};
+    for (size_t i = 0; template && i < sizeof(exempt) / sizeof(exempt[0]); i++)
+        if (strcmp(template, exempt[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool mutating(const char *method)
+{
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0 ||
+           strcmp(method, "DELETE") == 0;
+}
+
+/* The auth guard, then maintenance_mode: a mutation of a matched route by
+ * a caller without system.edit is refused with 503 MAINTENANCE_MODE. */
+static int daemon_guard(void *arg, struct wgm_request *r)
+{
+    struct wgm_daemon *d = arg;
+    struct wgm_sysconfig cfg;
+    char retry[16];
+    int rc = wgm_auth_guard(arg, r);
+
+    if (rc != 0 || !r->match.handler || !mutating(r->method) || maintenance_exempt(r->match.template))
+        return rc;
+    wgm_sysconfig_get(d, &cfg);
+    if (!cfg.maintenance_mode || (r->authenticated && wgm_principal_can(&r->principal, "system.edit")))
+        return 0;
+    snprintf(retry, sizeof(retry), "%u", cfg.maintenance_retry_after);
+    wgm_response_clear(&r->resp);
+    wgm_resp_error_impl(&r->resp.pub, 503, "MAINTENANCE_MODE", "wgm is in maintenance mode; try again later",
+                        json_pack("{s:b,s:i}", "maintenance_mode", 1, "retry_after",
+                                  (int)cfg.maintenance_retry_after));
+    wgm_response_guard_header(&r->resp, "Retry-After", retry);
+    return 1;
+}
+
+/* debug_mode: a 500 from a failing handler says what failed and where. */
+static void daemon_after(void *arg, struct wgm_request *r)
+{
+    struct wgm_daemon *d = arg;
+    struct wgm_sysconfig cfg;
+
+    wgm_sysconfig_get(d, &cfg);
+    if (cfg.debug_mode && r->handler_rc < 0 && r->resp.status == 500 && r->resp.error_code &&
+        strcmp(r->resp.error_code, "INTERNAL_ERROR") == 0) {
+        int e = -r->handler_rc;
+        wgm_response_clear(&r->resp);
+        wgm_resp_error_impl(&r->resp.pub, 500, "INTERNAL_ERROR", "internal server error",
+                            json_pack("{s:i,s:s,s:s,s:s,s:s}", "errno", e, "error", strerror(e), "method", r->method,
+                                      "route", r->match.template ? r->match.template : r->path, "owner",
+                                      r->match.owner ? r->match.owner->name : "core"));
+    }
+    wgm_auth_after(arg, r);
+}
+
+/* The daemon itself, as the spec's HTTP front end ("nginx") would be. */
+static json_t *wgmd_service(struct wgm_ctx *ctx, void *data)
+{
+    struct wgm_daemon *d = data;
+    struct wgm_http_stats hs;
+
+    (void)ctx;
+    if (!d->http)
+        return json_pack("{s:s,s:s,s:I}", "status", "starting", "version", WGM_VERSION, "pid", (json_int_t)getpid());
+    wgm_http_stats(d->http, &hs);
+    return json_pack("{s:s,s:s,s:I,s:I,s:i}", "status", "running", "version", WGM_VERSION, "pid",
+                     (json_int_t)getpid(), "uptime", (json_int_t)(time(NULL) - d->started), "connections",
+                     (int)hs.connections);
+}
+
 static int start_http(struct wgm_daemon *d, char *err, size_t errlen)
 {
     struct wgm_http_opts o = {0};
@@ -205,8 +283,8 @@ static int start_http(struct wgm_daemon *d, char *err, size_t errlen)
     o.router = d->router;
     o.host_table = wgm_host_table();
     o.core_ctx = d->core_ctx;
-    o.guard = wgm_auth_guard;
-    o.after = wgm_auth_after;
+    o.guard = daemon_guard;
+    o.after = daemon_after;
     o.guard_arg = d;
     o.daemon = d;
     int r = wgm_http_start(&o, &d->http, err, errlen);
@@ -238,14 +316,17 @@ int wgm_daemon_start(struct wgm_daemon *d, char *err, size_t errlen)
     d->sched = wgm_sched_new(4);
     d->router = wgm_router_new();
     d->metrics = wgm_metrics_registry_new();
+    d->services = wgm_services_new();
     d->core_ctx = calloc(1, sizeof(*d->core_ctx));
-    if (!d->bus || !d->sched || !d->router || !d->metrics || !d->core_ctx || !(d->core_ctx->name = strdup("core"))) {
+    if (!d->bus || !d->sched || !d->router || !d->metrics || !d->services || !d->core_ctx ||
+        !(d->core_ctx->name = strdup("core"))) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     d->core_ctx->daemon = d;
     d->core_ctx->state = WGM_PLUGIN_RUNNING;
-    if ((r = wgm_metrics_register(d->metrics, d->core_ctx, wgm_metrics_core, d)) < 0) {
+    if ((r = wgm_metrics_register(d->metrics, d->core_ctx, wgm_metrics_core, d)) < 0 ||
+        (r = wgm_services_register(d->services, d->core_ctx, "wgmd", wgmd_service, d)) < 0) {
         snprintf(err, errlen, "out of memory");
         return r;
     }
@@ -259,6 +340,9 @@ int wgm_daemon_start(struct wgm_daemon *d, char *err, size_t errlen)
         return r;
     }
     wgm_plugins_start(d->plugins, d);
+    /* Subscribers (monitor.so's notification subjects, backup.so's
+     * default retention) learn the settings once they are running. */
+    wgm_sysconfig_publish(d);
     return start_http(d, err, errlen);
 }
 
@@ -287,6 +371,7 @@ void wgm_daemon_stop(struct wgm_daemon *d)
     d->router = wgm_router_free(d->router);
     d->plugins = wgm_plugins_free(d->plugins);
     d->metrics = wgm_metrics_registry_free(d->metrics);
+    d->services = wgm_services_free(d->services);
     if (d->core_ctx) {
         free(d->core_ctx->name);
         free(d->core_ctx);

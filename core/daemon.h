@@ -19,6 +19,7 @@ struct wgm_ws_hub;
 struct wgm_auth;
 struct wgm_sysconfig_store;
 struct wgm_metrics_registry;
+struct wgm_services;
 
 struct wgm_daemon {
     const char *config_path;
@@ -38,6 +39,7 @@ struct wgm_daemon {
     struct wgm_auth *auth;
     struct wgm_sysconfig_store *sysconfig;
     struct wgm_metrics_registry *metrics; /* Prometheus providers (core/metrics.h) */
+    struct wgm_services *services;        /* /system/info reporters (core/plugin/services.h) */
     time_t started;
 };
 

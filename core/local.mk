@@ -13,6 +13,7 @@ core_libwgmcore_la_SOURCES = \
 	core/http/response.c core/http/request.h \
 	core/plugin/loader.c core/plugin/loader.h \
 	core/plugin/host.c core/plugin/host_table.h \
+	core/plugin/services.c core/plugin/services.h \
 	core/daemon.c core/daemon.h \
 	core/api_core.c core/api.h \
 	core/validate.h \

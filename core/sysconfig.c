@@ -13,7 +13,10 @@
 #include "db/db.h"
 #include "http/request.h"
 #include "http/router.h"
+#include "events.h"
 #include "log.h"
+#include "logs/query.h"
+#include "logs/retention.h"
 #include "plugin/loader.h"
 #include "scheduler.h"
 #include "sysconfig.h"
@@ -43,6 +46,8 @@ static const struct field {
     {NULL, "cache_enabled", F_BOOL, 0, 0, true},
     {NULL, "monitoring_enabled", F_BOOL, 0, 0, true},
     {NULL, "two_factor_enabled", F_BOOL, 0, 0, false},
+    {NULL, "maintenance_mode", F_BOOL, 0, 0, false},
+    {NULL, "maintenance_retry_after", F_INT, 1, 86400, false},
     {"password_policy", "min_length", F_INT, 8, 128, false},
     {"password_policy", "require_uppercase", F_BOOL, 0, 0, false},
     {"password_policy", "require_lowercase", F_BOOL, 0, 0, false},
@@ -58,23 +63,24 @@ static const struct field {
     {"security", "max_api_keys_per_user", F_INT, 1, 10000, false},
 };
 
-static const char *const levels[] = {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"};
 
 struct wgm_sysconfig_store {
     pthread_mutex_t lock;
     json_t *stored;      /* what PUT wrote: only settable fields */
     struct wgm_sysconfig snap;
     int64_t loaded_at;   /* updated_at of the stored row */
+    enum wgm_log_level file_level; /* [log] level, what applies without a stored log_level */
 };
 
 static json_t *defaults(void)
 {
-    return json_pack("{s:s,s:b,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:b,"
+    return json_pack("{s:s,s:b,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:b,s:b,s:i,"
                      "s:{s:i,s:b,s:b,s:b,s:b,s:i},s:{s:b,s:b,s:b,s:i,s:i,s:o,s:i}}",
                      "app_name", "wgm", "debug_mode", 0, "log_level", "INFO", "max_log_size", 100,
                      "backup_retention", 30, "session_timeout", 3600, "refresh_token_days", 7,
                      "remember_me_days", 30, "api_rate_limit", 1000, "anonymous_rate_limit", 100,
-                     "two_factor_enabled", 1, "password_policy", "min_length", 12, "require_uppercase", 1,
+                     "two_factor_enabled", 1, "maintenance_mode", 0, "maintenance_retry_after", 300,
+                     "password_policy", "min_length", 12, "require_uppercase", 1,
                      "require_lowercase", 1, "require_digits", 1, "require_special", 1, "max_age_days", 90,
                      "security", "enable_rate_limiting", 1, "enable_ip_whitelist", 0, "enable_audit_logging", 1,
                      "max_login_attempts", 5, "lockout_duration", 900, "ip_whitelist", json_array(),
@@ -121,6 +127,9 @@ static json_t *effective(struct wgm_daemon *d, json_t *stored)
         if (v && !fields[i].readonly)
             field_set(doc, &fields[i], v);
     }
+    /* One spelling in answers, whichever was stored ("warning" -> "WARN"). */
+    const char *lv = wgm_logs_level_canon(json_string_value(json_object_get(doc, "log_level")));
+    json_object_set_new(doc, "log_level", json_string(lv ? lv : "INFO"));
     wgm_db_pool_stats(d->db, &st);
     json_object_set_new(doc, "app_version", json_string(WGM_VERSION));
     json_object_set_new(doc, "database_pool_size", json_integer(st.size));
@@ -163,6 +172,7 @@ static void apply_locked(struct wgm_daemon *d, struct wgm_sysconfig_store *s, bo
 {
     json_t *doc = effective(d, s->stored);
     struct wgm_sysconfig *c = &s->snap;
+    bool was_debug = c->debug_mode;
 
     c->session_timeout = geti(doc, NULL, "session_timeout");
     c->refresh_days = geti(doc, NULL, "refresh_token_days");
@@ -195,11 +205,54 @@ static void apply_locked(struct wgm_daemon *d, struct wgm_sysconfig_store *s, bo
                 c->n_ip_whitelist++;
         }
     }
-    /* The file's [log] level rules at start; a stored log_level applies
-     * once someone set it through the API. */
-    if (set_log_level && json_object_get(s->stored, "log_level"))
+    c->debug_mode = getb(doc, NULL, "debug_mode");
+    c->maintenance_mode = getb(doc, NULL, "maintenance_mode");
+    c->maintenance_retry_after = geti(doc, NULL, "maintenance_retry_after");
+    c->max_log_size = geti(doc, NULL, "max_log_size");
+    c->backup_retention = geti(doc, NULL, "backup_retention");
+    snprintf(c->app_name, sizeof(c->app_name), "%s", json_string_value(json_object_get(doc, "app_name")));
+    /* debug_mode means log level debug while on.  Otherwise the file's
+     * [log] level rules at start; a stored log_level applies once someone
+     * set it through the API; switching debug_mode off returns to it. */
+    if (set_log_level && c->debug_mode)
+        wgm_log_set_level(WGM_LOG_DEBUG);
+    else if (set_log_level && json_object_get(s->stored, "log_level"))
         wgm_log_set_level(level_of(json_string_value(json_object_get(doc, "log_level"))));
+    else if (set_log_level && was_debug)
+        wgm_log_set_level(s->file_level);
     json_decref(doc);
+}
+
+/* The public document on "system.config" (there are no secrets in it; the
+ * WebSocket hub pushes only its own topics, not this one), and a
+ * system_status message {maintenance_mode, retry_after} when
+ * maintenance_mode differs from @was_maint: every default role holds
+ * monitoring.view, so every signed-in client hears it. */
+static void publish(struct wgm_daemon *d, bool was_maint, bool announce)
+{
+    struct wgm_sysconfig_store *s = d->sysconfig;
+    struct wgm_sysconfig c;
+    json_t *doc;
+
+    if (!d->bus)
+        return;
+    pthread_mutex_lock(&s->lock);
+    doc = effective(d, s->stored);
+    c = s->snap;
+    pthread_mutex_unlock(&s->lock);
+    if (doc)
+        wgm_bus_publish(d->bus, "system.config", doc);
+    if (announce && c.maintenance_mode != was_maint) {
+        wgm_log(WGM_LOG_WARN, "core", "maintenance mode is now %s", c.maintenance_mode ? "on" : "off");
+        wgm_bus_publish(d->bus, "system_status",
+                        json_pack("{s:b,s:i}", "maintenance_mode", c.maintenance_mode, "retry_after",
+                                  (int)c.maintenance_retry_after));
+    }
+}
+
+void wgm_sysconfig_publish(struct wgm_daemon *d)
+{
+    publish(d, false, false);
 }
 
 /* Read the stored row; 1 when it changed since the last load. */
@@ -235,9 +288,13 @@ static void reload_tick(struct wgm_ctx *ctx, void *data)
     struct wgm_daemon *d = ctx->daemon;
     (void)data;
     if (load(d, d->sysconfig) == 1) {
+        bool was_maint;
         pthread_mutex_lock(&d->sysconfig->lock);
+        was_maint = d->sysconfig->snap.maintenance_mode;
         apply_locked(d, d->sysconfig, true);
         pthread_mutex_unlock(&d->sysconfig->lock);
+        /* Another node changed it: this node's subscribers hear it too. */
+        publish(d, was_maint, true);
     }
 }
 
@@ -250,6 +307,7 @@ int wgm_sysconfig_start(struct wgm_daemon *d, char *err, size_t errlen)
     }
     pthread_mutex_init(&s->lock, NULL);
     s->stored = json_object();
+    s->file_level = wgm_log_get_level();
     d->sysconfig = s;
     load(d, s);
     pthread_mutex_lock(&s->lock);
@@ -305,10 +363,10 @@ static int check_field(const struct field *f, json_t *v, json_t *current, char *
         snprintf(why, len, "must be a string of %lld to %lld characters", f->min, f->max);
         return -EINVAL;
     case F_LEVEL:
-        for (size_t i = 0; json_is_string(v) && i < sizeof(levels) / sizeof(levels[0]); i++)
-            if (strcasecmp(json_string_value(v), levels[i]) == 0)
-                return 0;
-        snprintf(why, len, "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
+        /* The spellings GET /logs accepts: WARN and WARNING alike, any case. */
+        if (json_is_string(v) && wgm_logs_level_canon(json_string_value(v)))
+            return 0;
+        snprintf(why, len, "must be one of DEBUG, INFO, WARN (or WARNING), ERROR, CRITICAL");
         return -EINVAL;
     case F_CIDRS: {
         struct wgm_cidr cidr;
@@ -403,6 +461,9 @@ static int put_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     json_t *body = req->body, *details = json_object(), *next, *current;
     const char *key;
     json_t *val;
+    int64_t now = (int64_t)time(NULL);
+    unsigned old_log_size;
+    bool was_maint, lowered;
     int r;
 
     if (!json_is_object(body)) {
@@ -445,6 +506,11 @@ static int put_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         snprintf(path, sizeof(path), "%s%s%s", f->group ? f->group : "", f->group ? "." : "", f->name);
         if (check_field(f, v, field_get(current, f), why, sizeof(why)) < 0)
             json_object_set_new(details, path, json_string(why));
+        else if (f->type == F_LEVEL) {
+            json_t *canon = json_string(wgm_logs_level_canon(json_string_value(v)));
+            field_set(next, f, canon);
+            json_decref(canon);
+        }
         else if (!f->readonly)
             field_set(next, f, v);
     }
@@ -456,7 +522,7 @@ static int put_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         json_decref(next);
         return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "invalid settings", details);
     }
-    r = save(d, next, (int64_t)time(NULL));
+    r = save(d, next, now);
     if (r < 0) {
         pthread_mutex_unlock(&s->lock);
         json_decref(current);
@@ -466,13 +532,22 @@ static int put_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     }
     json_decref(s->stored);
     s->stored = next;
+    was_maint = s->snap.maintenance_mode;
+    old_log_size = s->snap.max_log_size;
     apply_locked(d, s, true);
+    /* The stored row's own time, so the reload timer does not take our
+     * write for another node's and announce it twice. */
+    s->loaded_at = now;
     json_decref(current);
     current = effective(d, s->stored);
+    lowered = s->snap.max_log_size < old_log_size;
     pthread_mutex_unlock(&s->lock);
     json_decref(details);
     wgm_log(WGM_LOG_INFO, "core", "system configuration updated");
-    return wgm_resp_json(resp, 200, current);
+    publish(d, was_maint, true);
+    if (lowered)
+        wgm_logs_size_kick(d); /* a lower bound applies now, not at the next tick */
+    return wgm_resp_json_msg(resp, 200, current, "configuration updated", "系统配置更新成功");
 }
 
 int wgm_sysconfig_register(struct wgm_daemon *d)

@@ -26,6 +26,12 @@ struct wgm_sysconfig {
     bool enable_rate_limiting, enable_audit_logging, two_factor_enabled;
     unsigned max_login_attempts, lockout_duration;
     struct wgm_password_policy policy;
+    bool debug_mode;              /* log level debug; 5xx answers carry details */
+    bool maintenance_mode;        /* mutations need system.edit (daemon.c) */
+    unsigned maintenance_retry_after; /* seconds, the Retry-After of MAINTENANCE_MODE */
+    unsigned max_log_size;        /* MiB of stored log records (logs/retention.c) */
+    unsigned backup_retention;    /* days; published for backup.so */
+    char app_name[101];
     /* security.enable_ip_whitelist + ip_whitelist: the guard refuses every
      * other client address before authentication (auth/guard.c). */
     bool enable_ip_whitelist;
@@ -38,5 +44,8 @@ int wgm_sysconfig_start(struct wgm_daemon *d, char *err, size_t errlen);
 void wgm_sysconfig_stop(struct wgm_daemon *d);
 void wgm_sysconfig_get(struct wgm_daemon *d, struct wgm_sysconfig *out);
 int wgm_sysconfig_register(struct wgm_daemon *d);
+/* Publish the public document on the "system.config" topic (once after
+ * the plugins started; PUT and the reload timer publish on change). */
+void wgm_sysconfig_publish(struct wgm_daemon *d);
 
 #endif

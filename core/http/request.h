@@ -19,6 +19,8 @@ struct wgm_header {
     char *name, *value;
 };
 
+/* Always a member of its struct wgm_request: response.c finds the
+ * request's headers (Accept-Language) from it. */
 struct wgm_response {
     struct wgm_resp pub; /* first: handlers see only this */
     unsigned status;
@@ -60,6 +62,7 @@ struct wgm_request {
     struct wgm_principal principal;
     bool authenticated;
     void *daemon; /* struct wgm_daemon *, for core handlers */
+    int handler_rc;  /* what the handler returned (a negative errno on failure) */
 };
 
 /* The principal of a request handled by the core, or NULL when anonymous. */
@@ -85,6 +88,11 @@ const char *wgm_req_header_impl(const struct wgm_req *req, const char *name);
 int wgm_resp_json_impl(struct wgm_resp *resp, unsigned status, json_t *data);
 int wgm_resp_error_impl(struct wgm_resp *resp, unsigned status, const char *code, const char *message,
                         json_t *details);
+int wgm_resp_json_msg_impl(struct wgm_resp *resp, unsigned status, json_t *data, const char *en, const char *zh);
+/* Does Accept-Language @header (NULL: absent) weigh Chinese (zh, zh-*)
+ * above English?  q-values per RFC 9110; a range naming a language beats
+ * "*"; ties and malformed elements leave English. */
+bool wgm_http_prefers_zh(const char *header);
 int wgm_resp_raw_impl(struct wgm_resp *resp, unsigned status, const char *content_type, const void *data,
                       size_t len);
 int wgm_resp_header_impl(struct wgm_resp *resp, const char *name, const char *value);

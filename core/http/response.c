@@ -1,9 +1,12 @@
 /* core/http/response: the spec's envelopes.
  *   success: {"success":true,"data":...}
  *   error:   {"success":false,"error":{"code","message","details","request_id","timestamp"}} */
+#include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <microhttpd.h>
 #include "request.h"
@@ -141,6 +144,100 @@ int wgm_resp_json_impl(struct wgm_resp *resp, unsigned status, json_t *data)
     json_t *doc = json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_null());
     if (!doc)
         return -ENOMEM;
+    return set_json(R(resp), status, doc);
+}
+
+/* Weight of one element's q parameter in thousandths (RFC 9110 12.4.2),
+ * or -1 when it is malformed. */
+static int qvalue(const char *p, const char *end)
+{
+    int q = 1000, scale = 100;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p >= end)
+        return q;
+    if (*p++ != ';')
+        return -1;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (end - p < 3 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=')
+        return -1;
+    p += 2;
+    if (*p == '1' || *p == '0') {
+        q = (*p++ - '0') * 1000;
+    } else {
+        return -1;
+    }
+    if (p < end && *p == '.') {
+        for (p++; p < end && isdigit((unsigned char)*p) && scale; p++, scale /= 10)
+            q += (*p - '0') * scale;
+    }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p == end && q <= 1000 ? q : -1;
+}
+
+bool wgm_http_prefers_zh(const char *header)
+{
+    /* The best weight given to a range naming each language, and to "*";
+     * a range naming the language beats "*" (the more specific one wins). */
+    int zh = -1, en = -1, any = -1;
+    const char *p = header;
+
+    while (p && *p) {
+        const char *end = strchr(p, ','), *semi;
+        size_t tag;
+        int q;
+        if (!end)
+            end = p + strlen(p);
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        semi = memchr(p, ';', (size_t)(end - p));
+        tag = (size_t)((semi ? semi : end) - p);
+        while (tag && (p[tag - 1] == ' ' || p[tag - 1] == '\t'))
+            tag--;
+        q = qvalue(p + tag, end);
+        if (q >= 0 && tag) {
+            /* primary subtag: "zh-Hans-CN" is Chinese, "en-GB" English */
+            size_t primary = strcspn(p, "-;, \t");
+            if (primary > tag)
+                primary = tag;
+            if (tag == 1 && *p == '*')
+                any = q > any ? q : any;
+            else if (primary == 2 && strncasecmp(p, "zh", 2) == 0)
+                zh = q > zh ? q : zh;
+            else if (primary == 2 && strncasecmp(p, "en", 2) == 0)
+                en = q > en ? q : en;
+        }
+        p = *end ? end + 1 : end;
+    }
+    if (zh < 0)
+        zh = any;
+    if (en < 0)
+        en = any;
+    /* English unless Chinese weighs more; a tie (or "*") stays English. */
+    return zh > 0 && zh > en;
+}
+
+/* Every wgm_response lives inside its wgm_request (server.c), so the
+ * request's headers are reachable from the response a handler fills. */
+static const struct wgm_request *request_of(struct wgm_resp *resp)
+{
+    return (const struct wgm_request *)(const void *)((char *)R(resp) - offsetof(struct wgm_request, resp));
+}
+
+int wgm_resp_json_msg_impl(struct wgm_resp *resp, unsigned status, json_t *data, const char *en, const char *zh)
+{
+    const struct wgm_request *q = request_of(resp);
+    const char *lang = q->conn ? MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Accept-Language") : NULL;
+    const char *msg = wgm_http_prefers_zh(lang) ? (zh ? zh : en) : (en ? en : zh);
+    json_t *doc = json_pack("{s:b,s:o}", "success", 1, "data", data ? data : json_null());
+    if (!doc)
+        return -ENOMEM;
+    if (msg && json_object_set_new(doc, "message", json_string(msg)) < 0) {
+        json_decref(doc);
+        return -ENOMEM;
+    }
     return set_json(R(resp), status, doc);
 }
 

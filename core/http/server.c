@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "logs/access.h"
 #include "server.h"
 #include "util.h"
 
@@ -252,6 +253,7 @@ static void dispatch(struct wgm_http *h, struct wgm_request *r)
     if (parse_body(r) < 0)
         return;
     int ret = r->match.handler(r->match.owner, &r->pub, &r->resp.pub);
+    r->handler_rc = ret; /* for debug_mode's details (daemon.c) */
     if (ret < 0 || !r->resp.set) {
         wgm_log(WGM_LOG_ERROR, "http", "%s %s: handler failed (%s) request_id=%s", r->method, r->path,
                 ret < 0 ? strerror(-ret) : "no response", r->request_id);
@@ -387,11 +389,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             memcpy(r->method, m, sizeof(r->method));
         }
     }
-    if (atomic_load(&h->access_log))
+    /* The stderr line; the log store gets the record below, with its
+     * fields apart (logs/access.c). */
+    if (atomic_load(&h->access_log)) {
+        wgm_logs_access_stderr_only(true);
         wgm_log(WGM_LOG_INFO, "access", "%s %s %s %u %zu %.1fms request_id=%s%s%s%s", r->client_ip, r->method,
                 r->path, r->resp.status, r->resp.len, (double)us / 1000.0, r->request_id,
                 r->resp.error_code ? " error=" : "", r->resp.error_code ? r->resp.error_code : "",
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+        wgm_logs_access_stderr_only(false);
+        wgm_logs_access(h->opts.daemon, r, us, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    }
     request_free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&h->in_flight, 1);

@@ -175,7 +175,7 @@ static int write_csv(FILE *f, const struct wgm_logs_row *row)
         (r = wgm_logs_csv_cell(f, row->ip_address)) < 0 || fputc(',', f) == EOF ||
         (r = wgm_logs_csv_cell(f, row->request_id)) < 0 || fputc(',', f) == EOF ||
         (r = wgm_logs_csv_cell(f, row->details)) < 0 || fputc(',', f) == EOF ||
-        (r = wgm_logs_csv_cell(f, row->tags)) < 0 || fputs("\r\n", f) == EOF)
+        (r = wgm_logs_csv_cell(f, row->tags)) < 0 || fputs(",\r\n", f) == EOF) /* stack_trace: empty */
         return -EIO;
     return 0;
 }
@@ -200,7 +200,7 @@ int wgm_logs_export_begin(FILE *f, const char *fmt)
     if (strcmp(fmt, "json") == 0)
         r = fputc('[', f) == EOF ? -EIO : 0;
     else if (strcmp(fmt, "csv") == 0)
-        r = fputs("id,timestamp,level,module,message,user_id,api_key_id,ip_address,request_id,details,tags\r\n",
+        r = fputs("id,timestamp,level,module,message,user_id,api_key_id,ip_address,request_id,details,tags,stack_trace\r\n",
                   f) == EOF
                 ? -EIO
                 : 0;

@@ -9,6 +9,7 @@ core_logs_libwgmlogs_la_SOURCES = \
 	core/logs/export.c core/logs/export.h \
 	core/logs/retention.c core/logs/retention.h \
 	core/logs/audit.c core/logs/audit.h \
+	core/logs/access.c core/logs/access.h \
 	core/logs/api.c core/logs/api.h
 core_logs_libwgmlogs_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(SODIUM_CFLAGS)
 

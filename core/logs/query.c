@@ -22,6 +22,9 @@ const char *wgm_logs_level_canon(const char *s)
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
         if (strcasecmp(s, levels[i]) == 0)
             return levels[i];
+    /* syslog's and Python's spelling of the same level */
+    if (strcasecmp(s, "WARNING") == 0)
+        return "WARN";
     return NULL;
 }
 
@@ -65,7 +68,7 @@ int wgm_logs_filter_parse(struct wgm_logs_filter *f, const char *level, const ch
 
     memset(f, 0, sizeof(*f));
     if (level && !(f->level = wgm_logs_level_canon(level)))
-        r = worst(r, add_error(errors, "level", "must be one of DEBUG, INFO, WARN, ERROR, CRITICAL"));
+        r = worst(r, add_error(errors, "level", "must be one of DEBUG, INFO, WARN (or WARNING), ERROR, CRITICAL"));
     r = worst(r, parse_time_arg(errors, "start_time", start_time, &f->has_start, &f->start_ms, false));
     r = worst(r, parse_time_arg(errors, "end_time", end_time, &f->has_end, &f->end_ms, true));
     if (f->has_start && f->has_end && f->end_ms < f->start_ms)
@@ -229,11 +232,14 @@ json_t *wgm_logs_row_json(const struct wgm_logs_row *row)
             tags = NULL;
         }
     }
-    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o}", "id", (json_int_t)row->id, "level",
+    /* stack_trace: the spec's field, always present; wgm (C) records no
+     * stack traces, so it is null. */
+    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:n}", "id", (json_int_t)row->id, "level",
                      str_or_null(row->level), "message", str_or_null(row->message), "module",
                      str_or_null(row->module), "user_id",
                      row->user_id ? json_integer((json_int_t)row->user_id) : json_null(), "api_key_id",
                      str_or_null(row->api_key_id), "ip_address", str_or_null(row->ip_address), "request_id",
                      str_or_null(row->request_id), "timestamp", wgm_logs_time_format(row->ts_ms, false, ts, sizeof(ts)),
-                     "details", details ? details : json_null(), "tags", tags ? tags : json_array());
+                     "details", details ? details : json_null(), "tags", tags ? tags : json_array(),
+                     "stack_trace");
 }

@@ -17,7 +17,8 @@
 #define WGM_LOGS_SEARCH_MAX 256
 
 /* The canonical level ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL") that
- * @s names case-insensitively, or NULL.  Static string. */
+ * @s names case-insensitively ("WARNING" is "WARN"), or NULL.  Static
+ * string.  GET /logs and /system/config's log_level both use it. */
 const char *wgm_logs_level_canon(const char *s);
 
 /* Strict RFC 3339 ("2024-01-01T00:00:00Z", "...T01:00:00.250+01:00") into
@@ -68,7 +69,8 @@ struct wgm_logs_row {
 void wgm_logs_row_read(struct wgm_stmt *st, struct wgm_logs_row *row);
 /* The API's view of a record: {id, level, message, module, user_id,
  * api_key_id, ip_address, request_id, timestamp, details (object or null),
- * tags (array)}.  New, or NULL when out of memory. */
+ * tags (array), stack_trace (null: nothing records one)}.  New, or NULL
+ * when out of memory. */
 json_t *wgm_logs_row_json(const struct wgm_logs_row *row);
 /* "2024-01-01T00:00:00Z" (@with_ms: "...00.000Z") of Unix ms @ms into @buf
  * (at least 25 bytes). */

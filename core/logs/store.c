@@ -225,9 +225,22 @@ static const char *stored_level(enum wgm_log_level level)
     }
 }
 
+/* Set around a line whose record is stored in structured form instead. */
+static _Thread_local bool paused;
+
+void wgm_logstore_sink_pause(bool on)
+{
+    paused = on;
+}
+
+bool wgm_logstore_wants(enum wgm_log_level level)
+{
+    return (int)level <= atomic_load(&S.store_level);
+}
+
 static void sink(enum wgm_log_level level, const char *tag, const char *message)
 {
-    if (in_store || (int)level > atomic_load(&S.store_level))
+    if (in_store || paused || (int)level > atomic_load(&S.store_level))
         return;
     enqueue(rec_new(stored_level(level), tag, message, 0, NULL, NULL, NULL, NULL, NULL));
 }

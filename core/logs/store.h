@@ -13,9 +13,11 @@
 #ifndef WGM_CORE_LOGS_STORE_H
 #define WGM_CORE_LOGS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <wgm/host.h>
 
 struct wgm_daemon;
 
@@ -46,6 +48,12 @@ void wgm_logstore_stop(struct wgm_daemon *d);
 void wgm_logstore_record(struct wgm_daemon *d, const char *level, const char *module, const char *message,
                          int64_t user_id, const char *api_key_id, const char *ip, const char *request_id,
                          json_t *details, json_t *tags);
+
+/* While on (this thread only), the sink ignores log lines: the caller
+ * stores that line's record itself with wgm_logstore_record. */
+void wgm_logstore_sink_pause(bool on);
+/* Would a line of @level pass [logs] store_level? */
+bool wgm_logstore_wants(enum wgm_log_level level);
 
 struct wgm_logstore_stats {
     uint64_t written;  /* records inserted */

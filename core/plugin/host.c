@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "plugin/host_table.h"
 #include "plugin/loader.h"
+#include "plugin/services.h"
 #include "scheduler.h"
 #include "otp/qr.h"
 #include "secret.h"
@@ -211,6 +212,14 @@ static int64_t host_req_user(const struct wgm_req *req, const char **username)
     return p ? p->user_id : 0;
 }
 
+static int host_service_register(struct wgm_ctx *ctx, const char *name, wgm_service_fn fn, void *data)
+{
+    int r = wgm_services_register(ctx->daemon->services, ctx, name, fn, data);
+    if (r < 0)
+        wgm_log(WGM_LOG_ERROR, ctx->name, "cannot register service '%s': %s", name ? name : "(null)", strerror(-r));
+    return r;
+}
+
 static const struct wgm_host host_table = {
     .struct_size = sizeof(struct wgm_host),
     .abi_major = WGM_ABI_MAJOR,
@@ -275,6 +284,8 @@ static const struct wgm_host host_table = {
     .metrics_sample = wgm_metrics_sample,
     .metrics_render = host_metrics_render,
     .req_user = host_req_user,
+    .resp_json_msg = wgm_resp_json_msg_impl,
+    .service_register = host_service_register,
 };
 
 const struct wgm_host *wgm_host_table(void)
@@ -293,4 +304,6 @@ void wgm_ctx_unregister_all(struct wgm_ctx *ctx)
         wgm_bus_unsubscribe_owner(d->bus, ctx);
     if (d->metrics)
         wgm_metrics_remove_owner(d->metrics, ctx);
+    if (d->services)
+        wgm_services_remove_owner(d->services, ctx);
 }

@@ -283,8 +283,8 @@ def test_permissions(env):
 
 # --- export -------------------------------------------------------------------
 
-def export(d, tok, **params):
-    return d.call("GET", "/logs/export", token=tok, params=params)
+def export(d, tok, headers=None, **params):
+    return d.call("GET", "/logs/export", token=tok, params=params, headers=headers)
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "txt"])
@@ -374,11 +374,23 @@ def test_csv_export_quotes_cells(env):
             assert not cell or cell[0] not in "=+-@", row
 
 
+@pytest.mark.parametrize("params,fields", [
+    ({"start_time": "2024-01-01T00:00:00Z", "end_time": "2024-01-02T00:00:00Z"}, {"format"}),
+    ({"format": "json", "end_time": "2024-01-02T00:00:00Z"}, {"start_time"}),
+    ({"format": "json", "start_time": "2024-01-01T00:00:00Z"}, {"end_time"}),
+    ({}, {"format", "start_time", "end_time"}),
+    # absent beats invalid: the answer names only what is missing
+    ({"format": "xml", "start_time": "soon"}, {"end_time"}),
+])
+def test_export_missing_parameter_is_400(env, params, fields):
+    d, tok, uid = env
+    err = assert_error(export(d, tok, **params), 400, "MISSING_PARAMETER")
+    assert set(err["details"]) == fields, err
+    assert all(v == "is required" for v in err["details"].values())
+
+
 @pytest.mark.parametrize("params,field", [
-    ({"start_time": "2024-01-01T00:00:00Z", "end_time": "2024-01-02T00:00:00Z"}, "format"),
     ({"format": "xml", "start_time": "2024-01-01T00:00:00Z", "end_time": "2024-01-02T00:00:00Z"}, "format"),
-    ({"format": "json", "end_time": "2024-01-02T00:00:00Z"}, "start_time"),
-    ({"format": "json", "start_time": "2024-01-01T00:00:00Z"}, "end_time"),
     ({"format": "json", "start_time": "soon", "end_time": "2024-01-02T00:00:00Z"}, "start_time"),
     ({"format": "json", "start_time": "2024-01-02T00:00:00Z", "end_time": "2024-01-01T00:00:00Z"}, "end_time"),
     ({"format": "json", "start_time": "2024-01-01T00:00:00Z", "end_time": "2024-02-01T00:00:01Z"}, "end_time"),
@@ -477,3 +489,109 @@ def test_logs_config_is_validated(daemons, text, key):
     d = daemons(start=False, config=text)
     rc, out = d.check()
     assert rc != 0 and key in out and "wgm.conf:" in out, out
+
+
+# --- access records, stack_trace, max_log_size ----------------------------------
+
+def test_access_records_have_their_fields(env):
+    d, tok, uid = env
+    m = marker()
+    rid = "req-access-" + m
+    r = d.call("GET", "/version", token=tok, headers={"X-Request-ID": rid}, params={"q": m})
+    assert r.status_code == 200
+    deadline = time.time() + 15
+    while True:
+        found = [x for x in all_logs(d, tok, module="access") if x["request_id"] == rid]
+        if found or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(found) == 1, found
+    rec = found[0]
+    assert rec["ip_address"] == "127.0.0.1" and rec["user_id"] == uid and rec["level"] == "INFO"
+    assert rec["stack_trace"] is None and "stack_trace" in rec
+    det = rec["details"]
+    assert det["method"] == "GET" and det["path"] == "/api/v1/version" and det["status"] == 200
+    assert isinstance(det["duration_ms"], (int, float)) and det["duration_ms"] >= 0
+    assert det["bytes"] == len(r.content)
+    # the fields are no longer folded into the message
+    assert rid not in rec["message"] and "127.0.0.1" not in rec["message"]
+    assert rec["message"].startswith("GET /api/v1/version 200 ")
+    # an anonymous error carries its code, and no user
+    r = requests.get(d.api("/users"), headers={"X-Request-ID": rid + "-anon"}, timeout=10)
+    assert r.status_code == 401
+    deadline = time.time() + 15
+    while True:
+        found = [x for x in all_logs(d, tok, module="access") if x["request_id"] == rid + "-anon"]
+        if found or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(found) == 1 and found[0]["user_id"] is None, found
+    assert found[0]["details"]["status"] == 401 and found[0]["details"]["error_code"] == "TOKEN_INVALID"
+
+
+def test_stack_trace_is_in_list_and_exports(env):
+    d, tok, uid = env
+    m = marker()
+    d.call("POST", "/st-" + m, token=tok)
+    wait_logs(d, tok, module="audit", search=m)
+    assert all(x["stack_trace"] is None for x in get_logs(d, tok)["logs"])
+    window = {"start_time": iso(time.time() - 3600), "end_time": iso(time.time() + 60), "module": "audit"}
+    r = export(d, tok, format="json", **window)
+    body = r.json()
+    assert body["message"] == "log export ready"
+    got = requests.get(d.url + body["data"]["download_url"], headers={"Authorization": "Bearer " + tok},
+                       timeout=10).json()
+    assert got and all("stack_trace" in x and x["stack_trace"] is None for x in got)
+    r = export(d, tok, format="csv", **window)
+    text = requests.get(d.url + r.json()["data"]["download_url"], headers={"Authorization": "Bearer " + tok},
+                        timeout=10).text
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert rows and all(x["stack_trace"] == "" for x in rows)
+    zh = export(d, tok, format="txt", headers={"Accept-Language": "zh-CN,zh;q=0.9"}, **window)
+    assert zh.json()["message"] == "日志导出成功"
+
+
+def _insert_big_rows(d, n, size, tag):
+    """Rows written straight into the store's table (both dialects)."""
+    from conftest import BACKEND, mysql_cli
+    ts = int(time.time() * 1000)
+    if BACKEND == "mysql":
+        import urllib.parse
+        db = urllib.parse.urlparse(d.env["WGM_DATABASE_URL"]).path.lstrip("/")
+        for i in range(n):
+            mysql_cli("INSERT INTO logs (ts, level, module, message) VALUES (%d, 'INFO', 'bulk', "
+                      "CONCAT('%s-%d ', REPEAT('x', %d)))" % (ts + i, tag, i, size), database=db)
+    else:
+        import sqlite3
+        c = sqlite3.connect(os.path.join(d.state, "wgm.db"), timeout=30)
+        for i in range(n):
+            c.execute("INSERT INTO logs (ts, level, module, message) VALUES (?, 'INFO', 'bulk', ?)",
+                      (ts + i, "%s-%d %s" % (tag, i, "x" * size)))
+        c.commit()
+        c.close()
+
+
+def test_max_log_size_drops_the_oldest(env):
+    d, tok, uid = env
+    m = marker()
+    # 4 x 400 KiB: over a 1 MiB bound; keeping 90 % of it leaves room for 2
+    _insert_big_rows(d, 4, 400 * 1024, m)
+    assert get_logs(d, tok, module="bulk")["pagination"]["total"] == 4
+    r = d.call("PUT", "/system/config", token=tok, json={"max_log_size": 1})
+    assert r.status_code == 200 and r.json()["data"]["max_log_size"] == 1
+    deadline = time.time() + 30
+    while get_logs(d, tok, module="bulk")["pagination"]["total"] > 2 and time.time() < deadline:
+        time.sleep(0.2)
+    left = sorted(x["message"].split()[0] for x in all_logs(d, tok, module="bulk"))
+    assert left == ["%s-2" % m, "%s-3" % m], left  # the oldest went first
+    line = d.wait_log(r"max_log_size: deleted the \d+ oldest log record\(s\) to stay under 1 MiB")
+    # newer, small records are kept
+    assert get_logs(d, tok, module="audit")["pagination"]["total"] > 0, line
+
+
+@pytest.mark.parametrize("value", [0, 100001, "big", None])
+def test_max_log_size_bad_input(env, value):
+    d, tok, uid = env
+    err = assert_error(d.call("PUT", "/system/config", token=tok, json={"max_log_size": value}), 422,
+                       "VALIDATION_ERROR")
+    assert "max_log_size" in err["details"]

@@ -192,7 +192,9 @@ static void test_levels(void)
     is_str(wgm_logs_level_canon("error"), "ERROR", "level: case-insensitive");
     is_str(wgm_logs_level_canon("Critical"), "CRITICAL", "level: CRITICAL");
     is_str(wgm_logs_level_canon("WARN"), "WARN", "level: WARN");
-    ok(wgm_logs_level_canon("WARNING") == NULL, "level: WARNING is not a stored level");
+    is_str(wgm_logs_level_canon("WARNING"), "WARN", "level: WARNING is WARN");
+    is_str(wgm_logs_level_canon("warning"), "WARN", "level: warning is WARN");
+    ok(wgm_logs_level_canon("WARNINGS") == NULL && wgm_logs_level_canon("WAR") == NULL, "level: no prefixes");
     ok(wgm_logs_level_canon("") == NULL && wgm_logs_level_canon(NULL) == NULL, "level: empty and NULL");
 }
 
@@ -329,9 +331,9 @@ static void test_export_formats(void)
 
     s = export_text("csv", rows, 2);
     same_text(s,
-           "id,timestamp,level,module,message,user_id,api_key_id,ip_address,request_id,details,tags\r\n"
-           "1,2024-01-01T00:00:00Z,INFO,audit,POST /api/v1/users -> 201,3,,::1,req_1,\"{\"\"status\"\":201}\",\"[\"\"a\"\"]\"\r\n"
-           "2,2024-01-01T00:00:01Z,ERROR,core,\"'=cmd|' /C calc'!A0\nforged line\",,,,,,\r\n",
+           "id,timestamp,level,module,message,user_id,api_key_id,ip_address,request_id,details,tags,stack_trace\r\n"
+           "1,2024-01-01T00:00:00Z,INFO,audit,POST /api/v1/users -> 201,3,,::1,req_1,\"{\"\"status\"\":201}\",\"[\"\"a\"\"]\",\r\n"
+           "2,2024-01-01T00:00:01Z,ERROR,core,\"'=cmd|' /C calc'!A0\nforged line\",,,,,,,\r\n",
            "export: csv rows");
     free(s);
 
@@ -353,6 +355,8 @@ static void test_export_formats(void)
     ok(json_is_null(json_object_get(json_array_get(j, 1), "user_id")) &&
            json_is_array(json_object_get(json_array_get(j, 1), "tags")),
        "export: json null user and empty tags");
+    ok(json_object_get(json_array_get(j, 0), "stack_trace") && json_is_null(json_object_get(json_array_get(j, 0), "stack_trace")),
+       "export: json stack_trace present and null");
     json_decref(j);
     free(s);
 
@@ -614,6 +618,28 @@ static void store_suite(const char *label, const char *url, bool destructive)
         is_int(wgm_logs_purge(d.db, 2000, 1000000, 1), WGM_LOGS_PURGE_BATCH, "purge: one batch of 5000");
         is_int(wgm_logs_purge(d.db, 2000, 1000000, 10), 3, "purge: the rest");
         is_int(scalar(d.db, "SELECT COUNT(*) FROM logs WHERE module = ?", module), 6, "purge: recent rows kept");
+
+        /* max_log_size: sizes are text bytes + WGM_LOGS_ROW_OVERHEAD; the
+         * oldest go first, down to 90 % of the bound. */
+        is_int(exec(d.db, "DELETE FROM logs"), 0, "size: table emptied");
+        is_int(exec(d.db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10)"
+                          " INSERT INTO logs (ts, level, module, message)"
+                          " SELECT i, 'INFO', 'big', hex(zeroblob(500)) FROM n"),
+               0, "size: 10 rows of 1067 bytes");
+        is_int(wgm_logs_enforce_size(d.db, 2000, 10670, 20), 0, "size: at the bound nothing goes");
+        is_int(wgm_logs_enforce_size(d.db, 2000, 5000, 20), 6, "size: the 6 oldest go (4268 <= 4500)");
+        is_int(scalar(d.db, "SELECT MIN(ts) FROM logs WHERE module = ?", "big"), 7, "size: the newest 4 stay");
+        is_int(wgm_logs_enforce_size(d.db, 2000, 5000, 20), 0, "size: under the bound, a second run is a no-op");
+        is_int(exec(d.db, "DELETE FROM logs"), 0, "size: table emptied again");
+        is_int(exec(d.db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000)"
+                          " INSERT INTO logs (ts, level, module, message) SELECT i, 'INFO', 'sml', 'y' FROM n"),
+               0, "size: 12000 rows of 68 bytes");
+        is_int(wgm_logs_enforce_size(d.db, 2000, 816000, 1), 0, "size: exactly at the bound");
+        is_int(wgm_logs_enforce_size(d.db, 2000, 100000, 1), WGM_LOGS_PURGE_BATCH,
+               "size: one batch per run at most when asked");
+        is_int(wgm_logs_enforce_size(d.db, 2000, 100000, 20), 12000 - 5000 - 1323, "size: the rest, over batches");
+        is_int(scalar(d.db, "SELECT COUNT(*) FROM logs WHERE module = ?", "sml"), 1323, "size: 1323 x 68 <= 90000");
+        is_int(scalar(d.db, "SELECT MAX(ts) FROM logs WHERE module = ?", "sml"), 12000, "size: the newest kept");
 
         /* The table gone: the writer fails, says so on stderr only, and
          * neither loops on its own warning nor hangs at stop. */
