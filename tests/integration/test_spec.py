@@ -286,7 +286,7 @@ def spec(tmp_path_factory):
                            "webhook_retries = 0\nemail_url = smtp://127.0.0.1:9\nemail_from = wgm@localhost\n"
                            "email_to = root@localhost\n",
     }
-    dropins = {k: v for k, v in dropins.items()
+    dropins = {k: v for k, v in dropins.items()  # "50-wireguard.conf" is wireguard.so's
                if any(p.endswith("/%s.so" % k[3:-5]) for p in plugins)}
     d = Wgmd(tmp, plugins=plugins, dropins=dropins)
     d.start()
