@@ -759,7 +759,12 @@ static int rds_parse(struct rds_store *r, const char *url, char *err, size_t err
     if (strncmp(url, "unix://", 7) == 0)
         return rds_parse_unix(r, url + 7, err, errlen);
     if (strncmp(url, "rediss://", 9) == 0) {
-        snprintf(err, errlen, "redis URL: TLS (rediss://) is not supported");
+        /* Debian 12's hiredis has no TLS (hiredis_ssl came with 1.0). */
+        snprintf(err, errlen,
+                 "redis URL: TLS (rediss://) is not supported: hiredis %d.%d has no TLS; use a Unix socket"
+                 " (unix:///run/redis/redis.sock) or a local TLS tunnel (stunnel or spiped listening on"
+                 " 127.0.0.1) with redis://127.0.0.1:PORT",
+                 HIREDIS_MAJOR, HIREDIS_MINOR);
         return -ENOTSUP;
     }
     if (strncmp(url, "redis://", 8) != 0) {

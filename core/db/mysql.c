@@ -3,9 +3,15 @@
  * production and clusters.
  *
  * URL: mysql://user:password@host:port/dbname[?socket=/path&connect_timeout=S
- * &read_timeout=S] (also mariadb://; user, password and dbname percent-decoded;
- * an IPv6 host goes in brackets).  Error texts name user@host:port/db, never
- * the password.
+ * &read_timeout=S&ssl=required&ssl_ca=/path&ssl_verify=yes] (also mariadb://;
+ * user, password, dbname and paths percent-decoded; an IPv6 host goes in
+ * brackets).  Error texts name user@host:port/db, never the password.
+ *
+ * TLS: ssl=required refuses a connection that is not encrypted; the server
+ * certificate is verified (chain against ssl_ca, or the system's trust
+ * store without it, and the host name) unless ssl_verify=no (encrypted,
+ * nothing verified; not with ssl_ca).  ssl=disabled (the default) speaks
+ * plain, for loopback and Unix sockets.
  *
  * Every query is a server-side prepared statement.  Binds are kept in the
  * statement and handed to the server at the first step, so they may be set
@@ -21,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <mysql.h>
 
 #include "db/driver.h"
@@ -83,8 +90,9 @@ struct my_stmt {
 };
 
 struct my_url {
-    char *user, *pass, *host, *db, *socket;
+    char *user, *pass, *host, *db, *socket, *ssl_ca;
     unsigned port, connect_timeout, rw_timeout;
+    bool ssl, ssl_verify, ssl_given, verify_given;
 };
 
 /* --- library set-up ------------------------------------------------------ */
@@ -242,6 +250,7 @@ static void url_free(struct my_url *u)
     free(u->host);
     free(u->db);
     free(u->socket);
+    free(u->ssl_ca);
     memset(u, 0, sizeof(*u));
 }
 
@@ -292,6 +301,33 @@ static int parse_options(const char *q, struct my_url *u, char *err, size_t errl
                 set_err(err, errlen, "mysql: read_timeout must be 1..86400 seconds");
                 return WGM_DB_EINVALID;
             }
+        } else if (kn == 3 && strncmp(q, "ssl", 3) == 0) {
+            if (vn == 8 && strncmp(v, "required", 8) == 0)
+                u->ssl = true;
+            else if (vn == 8 && strncmp(v, "disabled", 8) == 0)
+                u->ssl = false;
+            else {
+                set_err(err, errlen, "mysql: ssl must be required or disabled");
+                return WGM_DB_EINVALID;
+            }
+            u->ssl_given = true;
+        } else if (kn == 6 && strncmp(q, "ssl_ca", 6) == 0) {
+            free(u->ssl_ca);
+            u->ssl_ca = decode(v, vn);
+            if (!u->ssl_ca || !*u->ssl_ca) {
+                set_err(err, errlen, "mysql: bad ssl_ca path in URL");
+                return WGM_DB_EINVALID;
+            }
+        } else if (kn == 10 && strncmp(q, "ssl_verify", 10) == 0) {
+            if (vn == 3 && strncmp(v, "yes", 3) == 0)
+                u->ssl_verify = true;
+            else if (vn == 2 && strncmp(v, "no", 2) == 0)
+                u->ssl_verify = false;
+            else {
+                set_err(err, errlen, "mysql: ssl_verify must be yes or no");
+                return WGM_DB_EINVALID;
+            }
+            u->verify_given = true;
         } else {
             set_err(err, errlen, "mysql: unknown URL option '%.*s'", (int)(kn < 32 ? kn : 32), q);
             return WGM_DB_EINVALID;
@@ -379,6 +415,7 @@ static int parse_url(const char *url, struct my_url *u, char *err, size_t errlen
         }
         p += 1 + n;
     }
+    u->ssl_verify = true;
     if (*p == '?') {
         size_t n = strcspn(p + 1, "#");
         char *q = strndup(p + 1, n);
@@ -389,6 +426,23 @@ static int parse_url(const char *url, struct my_url *u, char *err, size_t errlen
         free(q);
         if (rc < 0)
             goto out;
+    }
+    /* A CA or a verify choice without TLS would be a setting that does nothing. */
+    if ((u->ssl_ca || u->verify_given) && !u->ssl) {
+        set_err(err, errlen, "mysql: ssl_ca and ssl_verify need ssl=required");
+        rc = WGM_DB_EINVALID;
+        goto out;
+    }
+    /* The library checks the chain whenever it has a CA: "no" could not hold. */
+    if (u->ssl_ca && !u->ssl_verify) {
+        set_err(err, errlen, "mysql: ssl_ca and ssl_verify=no contradict each other (drop one)");
+        rc = WGM_DB_EINVALID;
+        goto out;
+    }
+    if (u->ssl_ca && access(u->ssl_ca, R_OK) < 0) {
+        set_err(err, errlen, "mysql: ssl_ca %s: %s", u->ssl_ca, strerror(errno));
+        rc = WGM_DB_EINVALID;
+        goto out;
     }
     if (!u->db || !*u->db) {
         set_err(err, errlen, "mysql: URL names no database (mysql://user:pass@host/dbname)");
@@ -448,6 +502,13 @@ static int my_connect(const char *url, void **conn, char *err, size_t errlen)
     mysql_options(c->m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
     if (u.socket)
         mysql_options(c->m, MYSQL_OPT_PROTOCOL, &proto);
+    if (u.ssl) {
+        my_bool on = 1, verify = u.ssl_verify;
+        mysql_options(c->m, MYSQL_OPT_SSL_ENFORCE, &on);
+        mysql_options(c->m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+        if (u.ssl_ca)
+            mysql_options(c->m, MYSQL_OPT_SSL_CA, u.ssl_ca);
+    }
     /* CLIENT_FOUND_ROWS: UPDATE reports the rows matched, as SQLite does,
      * not only those whose values changed. */
     if (!mysql_real_connect(c->m, *u.host ? u.host : NULL, u.user, u.pass ? u.pass : "",
@@ -458,13 +519,25 @@ static int my_connect(const char *url, void **conn, char *err, size_t errlen)
             set_err(err, errlen, "mysql: cannot connect as %s via socket %s to database %s: %s",
                     u.user ? u.user : "", u.socket, u.db, mysql_error(c->m));
         else
-            set_err(err, errlen, "mysql: cannot connect to %s@%s%s%s:%u/%s: %s",
+            set_err(err, errlen, "mysql: cannot connect to %s@%s%s%s:%u/%s%s: %s",
                     u.user ? u.user : "", strchr(u.host, ':') ? "[" : "", u.host,
-                    strchr(u.host, ':') ? "]" : "", u.port, u.db, mysql_error(c->m));
+                    strchr(u.host, ':') ? "]" : "", u.port, u.db,
+                    u.ssl ? (u.ssl_verify ? " (TLS required, server certificate verified"
+                                            " against ssl_ca or the system's CAs)"
+                                          : " (TLS required, certificate not verified)")
+                          : "",
+                    mysql_error(c->m));
         /* Wrong credentials will not cure themselves by reconnecting. */
         rc = map_errno(e);
         if (rc == WGM_DB_EINVALID || rc == WGM_DB_ECONSTRAINT)
             rc = WGM_DB_EERROR;
+        goto out;
+    }
+    /* Belt and braces: enforcement is the library's, the proof is ours. */
+    if (u.ssl && !mysql_get_ssl_cipher(c->m)) {
+        set_err(err, errlen, "mysql: the connection to %s:%u is not encrypted although ssl=required",
+                u.host, u.port);
+        rc = WGM_DB_EERROR;
         goto out;
     }
     *conn = c;

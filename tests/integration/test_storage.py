@@ -1,6 +1,9 @@
 """Health follows the real database and cache: cut them away (through a
-TCP proxy, so the shared servers stay up) and bring them back."""
+TCP proxy, so the shared servers stay up) and bring them back.  MariaDB over
+TLS with the test CA of scripts/services; rediss:// refused with the
+alternatives named."""
 import os
+import subprocess
 import time
 import urllib.parse
 
@@ -82,3 +85,98 @@ def test_unknown_database_scheme(tmp):
     d.start(wait=False)
     assert d.wait_exit() != 0
     assert "postgres" in d.log_text()
+
+
+# --- MariaDB over TLS ------------------------------------------------------------
+
+CA = os.environ.get("WGM_TEST_MYSQL_CA", "")
+needs_tls = pytest.mark.skipif(BACKEND != "mysql" or not CA,
+                               reason="needs MariaDB with TLS from scripts/services (WGM_TEST_MYSQL_CA)")
+
+
+def with_tls(url, user=None, **options):
+    """@url as another MariaDB user and with URL options."""
+    u = urllib.parse.urlparse(url)
+    if user:
+        u = u._replace(netloc=user + u.netloc[u.netloc.index(":"):])
+    return u._replace(query=urllib.parse.urlencode(options)).geturl()
+
+
+def refused(tmp, url):
+    from conftest import Wgmd
+    d = Wgmd(tmp, env={"WGM_DATABASE_URL": url})
+    d.start(wait=False)
+    assert d.wait_exit() != 0
+    return d.log_text()
+
+
+def other_ca(tmp):
+    """A CA that did not sign MariaDB's certificate."""
+    key, cert = os.path.join(tmp, "other-ca.key"), os.path.join(tmp, "other-ca.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "2", "-subj", "/CN=not the test CA", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return cert
+
+
+@needs_tls
+def test_mariadb_tls_with_the_test_ca(daemons, tmp):
+    from conftest import fresh_mysql_url
+    base = fresh_mysql_url()
+    # wgm_tls is REQUIRE SSL: the server itself refuses it a plain connection...
+    text = refused(tmp, with_tls(base, user="wgm_tls"))
+    assert "Access denied" in text, text
+    # ...so a daemon that runs as wgm_tls proves its connection is encrypted.
+    d = daemons(env={"WGM_DATABASE_URL": with_tls(base, user="wgm_tls", ssl="required", ssl_ca=CA)})
+    assert d.get("/health").json()["data"]["database"]["status"] == "up"
+    tok = d.login()
+    assert d.call("GET", "/users/me", token=tok).status_code == 200
+
+
+@needs_tls
+def test_mariadb_tls_with_a_wrong_ca_refuses_to_start(tmp):
+    from conftest import fresh_mysql_url
+    base = fresh_mysql_url()
+    password = urllib.parse.urlparse(base).password
+    text = refused(tmp, with_tls(base, ssl="required", ssl_ca=other_ca(tmp)))
+    assert "cannot start" in text and "TLS required" in text and "certificate" in text.lower(), text
+    assert password not in text
+
+
+@needs_tls
+def test_mariadb_tls_verifies_by_default(daemons, tmp):
+    """Without ssl_ca the system's CAs are the trust: the test CA is not one
+    of them, so the certificate is refused; ssl_verify=no (encryption only)
+    gets through, which shows the refusal is the verification."""
+    from conftest import fresh_mysql_url
+    base = fresh_mysql_url()
+    text = refused(tmp, with_tls(base, ssl="required"))
+    assert "TLS required, server certificate verified" in text, text
+    d = daemons(env={"WGM_DATABASE_URL": with_tls(base, user="wgm_tls", ssl="required", ssl_verify="no")})
+    assert d.get("/health").json()["data"]["database"]["status"] == "up"
+
+
+@pytest.mark.parametrize("options,words", [
+    ({"ssl": "maybe"}, "ssl must be required or disabled"),
+    ({"ssl_ca": "/etc/hostname"}, "need ssl=required"),
+    ({"ssl_verify": "no"}, "need ssl=required"),
+    ({"ssl": "required", "ssl_verify": "perhaps"}, "ssl_verify must be yes or no"),
+    ({"ssl": "required", "ssl_ca": "/nonexistent/ca.pem"}, "/nonexistent/ca.pem"),
+    ({"ssl": "required", "ssl_ca": "/etc/hostname", "ssl_verify": "no"}, "contradict"),
+])
+def test_mariadb_tls_options_are_checked(tmp, options, words):
+    text = refused(tmp, with_tls("mysql://wgm:pw-not-shown@127.0.0.1:1/wgm", **options))
+    assert words in text and "pw-not-shown" not in text, text
+
+
+# --- Redis over TLS: not with Debian 12's hiredis -----------------------------------
+
+def test_rediss_is_refused_naming_the_alternatives(tmp):
+    from conftest import Wgmd
+    d = Wgmd(tmp, env={"WGM_CACHE_URL": "rediss://:cache-secret@127.0.0.1:6380/0"})
+    d.start(wait=False)
+    assert d.wait_exit() != 0
+    text = d.log_text()
+    assert "rediss://" in text and "not supported" in text, text
+    assert "unix://" in text and "stunnel" in text and "spiped" in text, text
+    assert "cache-secret" not in text
