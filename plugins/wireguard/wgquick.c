@@ -1,11 +1,87 @@
 /* plugins/wireguard/wgquick: what a person pastes into their WireGuard app. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "endpoint.h"
 #include "keys.h"
 #include "store.h"
 #include "wgquick.h"
+
+static pthread_mutex_t detect_lock = PTHREAD_MUTEX_INITIALIZER;
+static char detected[INET6_ADDRSTRLEN]; /* last detected address, for logging changes */
+
+static bool conf_yes(const char *v)
+{
+    return v && (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"));
+}
+
+int wg_public_host(char *buf, size_t len)
+{
+    const char *conf = wg.host->conf_get(wg.ctx, "public_endpoint");
+    char now[INET6_ADDRSTRLEN];
+    int r;
+
+    if (conf && *conf) {
+        snprintf(buf, len, "%s", conf);
+        return 0;
+    }
+    if (!conf_yes(wg.host->conf_get(wg.ctx, "public_endpoint_auto")))
+        return -ENOENT;
+    r = wg_endpoint_detect(now, sizeof(now));
+    if (r < 0)
+        now[0] = '\0';
+    /* Read live on every render; logged when it changes (first time included). */
+    pthread_mutex_lock(&detect_lock);
+    if (strcmp(now, detected) != 0) {
+        if (now[0])
+            WG_LOG(WGM_LOG_INFO, "public endpoint: %s of this host (detected; set [wireguard] public_endpoint to override)",
+                   now);
+        else
+            WG_LOG(WGM_LOG_WARN, "public endpoint: no usable address on this host; client configs need a server "
+                                 "endpoint or [wireguard] public_endpoint");
+        snprintf(detected, sizeof(detected), "%s", now);
+    }
+    pthread_mutex_unlock(&detect_lock);
+    if (!now[0])
+        return -ENOENT;
+    snprintf(buf, len, "%s", now);
+    return 0;
+}
+
+int wg_public_endpoint_init(void)
+{
+    const char *conf = wg.host->conf_get(wg.ctx, "public_endpoint");
+    char buf[WG_ENDPOINT_LEN];
+
+    if (conf && *conf) {
+        if (!wg_endpoint_host_valid(conf)) {
+            WG_LOG(WGM_LOG_ERROR, "public_endpoint: '%s' is not a host name or an IP address (no port: each "
+                                  "server's listen_port is added)", conf);
+            return -EINVAL;
+        }
+        WG_LOG(WGM_LOG_INFO, "public endpoint: %s (configured)", conf);
+        return 0;
+    }
+    if (!conf_yes(wg.host->conf_get(wg.ctx, "public_endpoint_auto"))) {
+        WG_LOG(WGM_LOG_INFO, "public endpoint: not set and detection is off; servers need an endpoint of their own");
+        return 0;
+    }
+    wg_public_host(buf, sizeof(buf));
+    return 0;
+}
+
+int wg_server_endpoint(const char *server_ep, unsigned port, char *buf, size_t len)
+{
+    char host[WG_ENDPOINT_LEN];
+    if (server_ep && *server_ep)
+        return wg_endpoint_render(server_ep, port, buf, len);
+    if (wg_public_host(host, sizeof(host)) < 0)
+        return -EDESTADDRREQ;
+    return wg_endpoint_render(host, port, buf, len);
+}
 
 static void join_array(FILE *f, const char *text)
 {
@@ -21,7 +97,7 @@ int wg_client_config(int64_t client_id, char **out)
     struct wgm_db *db = h->db_acquire(wg.ctx);
     struct wgm_stmt *st = NULL;
     uint8_t priv[WG_KEY_LEN], psk[WG_KEY_LEN];
-    char b64[WG_KEY_B64_LEN], *buf = NULL;
+    char b64[WG_KEY_B64_LEN], *buf = NULL, ep[WG_ENDPOINT_LEN];
     size_t len = 0;
     FILE *f = NULL;
     int r;
@@ -66,21 +142,12 @@ int wg_client_config(int64_t client_id, char **out)
         wg_key_to_base64(psk, b64);
         fprintf(f, "PresharedKey = %s\n", b64);
     }
-    /* The endpoint is what clients dial: host, host:port or [v6]:port. */
-    {
-        const char *ep = h->stmt_column_text(st, 8);
-        if (ep && *ep) {
-            const char *close = strrchr(ep, ']');
-            const char *colon = strrchr(ep, ':');
-            bool has_port = ep[0] == '[' ? close && close[1] == ':' : colon && colon == strchr(ep, ':');
-            if (has_port)
-                fprintf(f, "Endpoint = %s\n", ep);
-            else if (strchr(ep, ':') && ep[0] != '[')
-                fprintf(f, "Endpoint = [%s]:%lld\n", ep, (long long)h->stmt_column_int(st, 9));
-            else
-                fprintf(f, "Endpoint = %s:%lld\n", ep, (long long)h->stmt_column_int(st, 9));
-        }
+    /* A config without an Endpoint cannot connect: none is rendered. */
+    if (wg_server_endpoint(h->stmt_column_text(st, 8), (unsigned)h->stmt_column_int(st, 9), ep, sizeof(ep)) < 0) {
+        r = -EDESTADDRREQ;
+        goto out;
     }
+    fprintf(f, "Endpoint = %s\n", ep);
     fputs("AllowedIPs = ", f);
     join_array(f, h->stmt_column_text(st, 4));
     fputc('\n', f);
