@@ -8,6 +8,7 @@
 #ifndef WGM_WG_BACKEND_H
 #define WGM_WG_BACKEND_H
 
+#include <sys/types.h>
 #include "device.h"
 
 struct wg_backend;
@@ -27,6 +28,9 @@ struct wg_backend_ops {
      * Large peer sets are split as the protocol requires. */
     int (*set)(struct wg_backend *b, const struct wg_device *change);
     void (*free)(struct wg_backend *b);
+    /* Optional (NULL for the kernel): the pid of the implementation process
+     * serving @ifname, started by us or adopted.  0 or -ENODEV. */
+    int (*pid)(struct wg_backend *b, const char *ifname, pid_t *out);
 };
 
 struct wg_backend {
@@ -38,5 +42,12 @@ int wg_backend_kernel_new(struct wg_backend **out);
 /* Userspace backend running @program (e.g. "wireguard-go") per interface,
  * with sockets in @sock_dir (normally /var/run/wireguard). */
 int wg_backend_userspace_new(const char *program, const char *sock_dir, struct wg_backend **out);
+/* The version @program reports for `@program --version` ("0.0.20220316"
+ * of "wireguard-go v0.0.20220316"), run once with argv only and the
+ * minimal environment, bounded in time.  0, -ENOENT, -ETIMEDOUT or -EPROTO. */
+int wg_userspace_version(const char *program, char *buf, size_t len);
+/* The environment every child gets: PATH and what wireguard-go reads,
+ * nothing of wgmd's own (no WGM_*, no database or cache URLs).  Static. */
+char *const *wg_child_env(void);
 
 #endif

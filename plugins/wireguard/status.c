@@ -51,12 +51,17 @@ void wg_status_publish(void)
                 }
                 wg_device_free(dev);
             }
-            json_array_append_new(servers, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:I}", "id", (json_int_t)row.id, "name",
-                                                     row.name, "status", up ? "running" : row.running ? "error" : "stopped",
-                                                     "clients_count", (json_int_t)h->stmt_column_int(st, 19),
-                                                     "active_peers", (json_int_t)active,
-                                                     "bytes_received", (json_int_t)ls.rx_bytes, "bytes_sent",
-                                                     (json_int_t)ls.tx_bytes));
+            /* Unread counters of a server meant to run are null, not 0. */
+            json_array_append_new(servers,
+                                  json_pack("{s:I,s:s,s:s,s:I,s:I,s:o,s:o}", "id", (json_int_t)row.id, "name", row.name,
+                                            "status", up ? "running" : row.running ? "error" : "stopped",
+                                            "clients_count", (json_int_t)h->stmt_column_int(st, 19), "active_peers",
+                                            (json_int_t)active, "bytes_received",
+                                            up ? json_integer((json_int_t)ls.rx_bytes)
+                                               : row.running ? json_null() : json_integer(0),
+                                            "bytes_sent",
+                                            up ? json_integer((json_int_t)ls.tx_bytes)
+                                               : row.running ? json_null() : json_integer(0)));
         }
     }
     h->stmt_free(st);

@@ -24,8 +24,6 @@
 #include "rtnl.h"
 #include "uapi.h"
 
-extern char **environ;
-
 #define DEFAULT_PROGRAM "wireguard-go"
 /* How long a new process may take to answer on its socket. */
 #define START_TIMEOUT_MS 5000
@@ -189,34 +187,15 @@ static void stop_foreign(pid_t pid)
     }
 }
 
-static bool env_dropped(const char *entry)
+/* Built here, not copied from wgmd's environment: that holds the admin
+ * password, database and cache URLs (WGM_*), which a tunnel process must
+ * never see.  PATH is a fixed system one (posix_spawnp itself searches
+ * wgmd's PATH for the program); WG_PROCESS_FOREGROUND keeps wireguard-go
+ * our child, LOG_LEVEL keeps it quiet. */
+char *const *wg_child_env(void)
 {
-    /* Ours to set, or fds the implementation would adopt instead of
-     * creating its own TUN and socket. */
-    static const char *const names[] = {"WG_PROCESS_FOREGROUND=", "LOG_LEVEL=", "WG_TUN_FD=", "WG_UAPI_FD=",
-                                        "WG_TUN_NAME_FILE="};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strncmp(entry, names[i], strlen(names[i])) == 0)
-            return true;
-    return false;
-}
-
-static char **child_env(void)
-{
-    size_t n = 0, k = 0;
-    char **env;
-
-    for (char **e = environ; e && *e; e++)
-        n++;
-    env = calloc(n + 3, sizeof(*env));
-    if (!env)
-        return NULL;
-    for (char **e = environ; e && *e; e++)
-        if (!env_dropped(*e))
-            env[k++] = *e;
-    env[k++] = (char *)"WG_PROCESS_FOREGROUND=1";
-    env[k++] = (char *)"LOG_LEVEL=error";
-    env[k] = NULL;
+    static char *const env[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                (char *)"WG_PROCESS_FOREGROUND=1", (char *)"LOG_LEVEL=error", NULL};
     return env;
 }
 
@@ -228,20 +207,14 @@ static int spawn(const struct userspace *u, const char *ifname, pid_t *out)
     posix_spawnattr_t attr;
     sigset_t none, all;
     char *argv[] = {u->program, (char *)"-f", (char *)ifname, NULL};
-    char **env = child_env();
     int r;
 
-    if (!env)
-        return -ENOMEM;
     r = posix_spawn_file_actions_init(&fa);
-    if (r) {
-        free(env);
+    if (r)
         return -r;
-    }
     r = posix_spawnattr_init(&attr);
     if (r) {
         posix_spawn_file_actions_destroy(&fa);
-        free(env);
         return -r;
     }
     sigemptyset(&none);
@@ -266,10 +239,9 @@ static int spawn(const struct userspace *u, const char *ifname, pid_t *out)
     if (!r)
         r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     if (!r)
-        r = posix_spawnp(out, u->program, &fa, &attr, argv, env);
+        r = posix_spawnp(out, u->program, &fa, &attr, argv, (char *const *)wg_child_env());
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
-    free(env);
     return -r;
 }
 
@@ -427,6 +399,118 @@ static int us_set(struct wg_backend *b, const struct wg_device *change)
     return wg_uapi_set(u->sock_dir, change);
 }
 
+static int us_pid(struct wg_backend *b, const char *ifname, pid_t *out)
+{
+    struct userspace *u = to_userspace(b);
+    ssize_t i;
+    pid_t pid = 0;
+
+    reap_dead(u);
+    pthread_mutex_lock(&u->lock);
+    i = table_find(u, ifname);
+    if (i >= 0 && !u->procs[i].starting)
+        pid = u->procs[i].pid;
+    pthread_mutex_unlock(&u->lock);
+    /* Not started by this wgmd: adopted, its pid from the socket's peer. */
+    if (pid <= 0 && wg_uapi_server_pid(u->sock_dir, ifname, &pid) < 0)
+        return -ENODEV;
+    if (pid <= 0)
+        return -ENODEV;
+    *out = pid;
+    return 0;
+}
+
+/* The first line of `program --version` is "<name> v<version>". */
+static int parse_version(const char *text, char *buf, size_t len)
+{
+    const char *sp = strchr(text, ' '), *end;
+    if (!sp)
+        return -EPROTO;
+    sp++;
+    if (*sp == 'v')
+        sp++;
+    for (end = sp; *end && *end != '\n' && *end != ' ' && *end != '\r'; end++)
+        ;
+    if (end == sp || (size_t)(end - sp) >= len)
+        return -EPROTO;
+    memcpy(buf, sp, (size_t)(end - sp));
+    buf[end - sp] = '\0';
+    return 0;
+}
+
+int wg_userspace_version(const char *program, char *buf, size_t len)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    char *argv[] = {(char *)program, (char *)"--version", NULL};
+    char out[512];
+    size_t got = 0;
+    long long deadline = now_ms() + START_TIMEOUT_MS;
+    int fds[2], r, st;
+    pid_t pid = 0, w;
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    r = posix_spawn_file_actions_init(&fa);
+    if (r == 0 && (r = posix_spawnattr_init(&attr)) != 0)
+        posix_spawn_file_actions_destroy(&fa);
+    if (r) {
+        close(fds[0]);
+        close(fds[1]);
+        return -r;
+    }
+    r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    if (!r)
+        r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (!r)
+        r = posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    if (!r)
+        r = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (!r)
+        r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (!r)
+        r = posix_spawnp(&pid, program, &fa, &attr, argv, (char *const *)wg_child_env());
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (r) {
+        close(fds[0]);
+        return r == ENOENT ? -ENOENT : -r;
+    }
+    /* Read until EOF or the deadline; a program that hangs is killed. */
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    for (;;) {
+        ssize_t n = read(fds[0], out + got, sizeof(out) - 1 - got);
+        if (n > 0) {
+            got += (size_t)n;
+            if (got == sizeof(out) - 1)
+                break;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            break;
+        if (now_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            r = -ETIMEDOUT;
+            break;
+        }
+        sleep_ms(POLL_STEP_MS);
+    }
+    close(fds[0]);
+    out[got] = '\0';
+    /* Reap it: until the deadline it may exit by itself, then it is killed. */
+    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() < deadline)
+        sleep_ms(POLL_STEP_MS);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (r < 0)
+        return r;
+    return parse_version(out, buf, len);
+}
+
 static void us_free(struct wg_backend *b)
 {
     struct userspace *u = to_userspace(b);
@@ -455,6 +539,7 @@ static const struct wg_backend_ops userspace_ops = {
     .get = us_get,
     .set = us_set,
     .free = us_free,
+    .pid = us_pid,
 };
 
 int wg_backend_userspace_new(const char *program, const char *sock_dir, struct wg_backend **out)

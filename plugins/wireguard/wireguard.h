@@ -15,6 +15,9 @@ struct wg_plugin {
     struct wg_backend *backend;
     /* One reconcile at a time: API writes and the timer both apply. */
     pthread_mutex_t apply_lock;
+    /* Userspace backend: the program's name and the version it reported
+     * at start ("" when it did not answer). */
+    char userspace_name[64], userspace_version[64];
 };
 
 extern struct wg_plugin wg;
