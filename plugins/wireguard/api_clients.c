@@ -28,6 +28,14 @@ static int not_found(struct wgm_resp *resp, int64_t id)
     return wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such client", json_pack("{s:I}", "id", (json_int_t)id));
 }
 
+static int no_endpoint(struct wgm_resp *resp)
+{
+    return wgm_resp_error(resp, 409, "RESOURCE_CONFLICT", "no endpoint is known for this client's server",
+                          json_pack("{s:s}", "endpoint",
+                                    "set the server's endpoint or [wireguard] public_endpoint; this host has no "
+                                    "address to offer"));
+}
+
 static json_t *png_data_uri(const unsigned char *png, size_t len)
 {
     static const char prefix[] = "data:image/png;base64,";
@@ -236,7 +244,9 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     int r;
 
     (void)ctx;
-    wgm_v_begin(&v, req->body, true);
+    /* A body that is not an object is that one error, not missing fields. */
+    if (!wgm_v_begin(&v, req->body, true))
+        goto invalid;
     wgm_v_only(&v, known);
     name = wgm_v_str(&v, "name", true, 1, 64);
     if (name && !valid_name(name))
@@ -244,8 +254,8 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     server_id = wgm_v_int(&v, "server_id", true, 1, INT64_MAX, 0);
     ip4_in = wgm_v_str(&v, "ipv4_address", false, 1, 18);
     ip6_in = wgm_v_str(&v, "ipv6_address", false, 1, 50);
-    allowed = wgm_v_str_array(&v, "allowed_ips", 64, wg_valid_cidr);
-    dns = wgm_v_str_array(&v, "dns_servers", 8, wg_valid_ip);
+    allowed = wg_v_str_array(&v, "allowed_ips", 64, wg_valid_cidr);
+    dns = wg_v_str_array(&v, "dns_servers", 8, wg_valid_ip);
     keepalive = wgm_v_int(&v, "persistent_keepalive", false, 0, 65535, -1);
     auto_assign = wgm_v_bool(&v, "auto_assign_ip", !ip4_in && !ip6_in);
     desc = wgm_v_str(&v, "description", false, 0, 500);
@@ -253,9 +263,11 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     enabled = wgm_v_bool(&v, "enabled", true);
     expires_s = wgm_v_str(&v, "expires_at", false, 1, 40);
     if (expires_s) {
-        struct tm tm = {0};
-        const char *end = strptime(expires_s, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (!end || (*end != 'Z' && *end != 'z') || end[1] || (expires = timegm(&tm)) <= time(NULL))
+        int64_t ms;
+        /* Strict RFC 3339: strptime would take leading blanks and short fields. */
+        size_t n = strlen(expires_s);
+        if (wgm_in_parse_time(expires_s, &ms, NULL) < 0 || (expires_s[n - 1] != 'Z' && expires_s[n - 1] != 'z') ||
+            (expires = (time_t)(ms / 1000)) <= time(NULL))
             wgm_v_fail(&v, "expires_at", "must be a UTC RFC 3339 time in the future (…Z)");
     }
     if (!wgm_v_ok(&v))
@@ -297,8 +309,10 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         goto out;
     if (!wgm_v_ok(&v))
         goto invalid;
+    /* No address given and none to assign: a missing parameter (400). */
     if (off4 < 0 && off6 < 0) {
-        wgm_v_fail(&v, "ipv4_address", "give an address or set auto_assign_ip");
+        wgm_v_missing(&v, "ipv4_address");
+        json_object_set_new(v.details, "ipv4_address", json_string("is required (or ipv6_address, or auto_assign_ip)"));
         goto invalid;
     }
     if ((r = wg_key_generate(priv, pub)) < 0 || !(sealed_priv = wg_store_seal_key(priv))) {
@@ -365,6 +379,10 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     out = client_json(db, id, h->req_can(req, "wireguard.secrets"), NULL);
     if (out) {
         char *config = NULL;
+        /* No endpoint known yet: the client exists, its config comes once
+         * one is set (GET .../config answers 409 until then). */
+        json_object_set_new(out, "config", json_null());
+        json_object_set_new(out, "qr_code", json_null());
         if (wg_client_config(id, &config) == 0) {
             unsigned char *png = NULL;
             size_t len = 0;
@@ -378,7 +396,7 @@ static int create_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         }
     }
     h->publish(wg.ctx, "wireguard.client.created", json_pack("{s:I,s:I}", "id", (json_int_t)id, "server_id", (json_int_t)server_id));
-    r = out ? wgm_resp_json(resp, 201, out) : -EIO;
+    r = out ? wgm_resp_json_msg(resp, 201, out, "Client created", "客户端创建成功") : -EIO;
     goto out;
 invalid:
     r = wgm_v_respond(&v, resp);
@@ -433,7 +451,7 @@ static int client_server(struct wgm_db *db, int64_t id, int64_t *server_id, uint
 }
 
 static int finish_update(struct wgm_db *db, int r, int64_t id, int64_t server_id, const uint8_t *old_key,
-                         const struct wgm_req *req, struct wgm_resp *resp)
+                         const struct wgm_req *req, struct wgm_resp *resp, const char *en, const char *zh)
 {
     json_t *out;
     if (r == -ENOENT) {
@@ -454,7 +472,7 @@ static int finish_update(struct wgm_db *db, int r, int64_t id, int64_t server_id
     wg.host->db_release(db);
     wg.host->publish(wg.ctx, "wireguard.client.updated",
                      json_pack("{s:I,s:I}", "id", (json_int_t)id, "server_id", (json_int_t)server_id));
-    return out ? wgm_resp_json(resp, 200, out) : not_found(resp, id);
+    return out ? wgm_resp_json_msg(resp, 200, out, en, zh) : not_found(resp, id);
 }
 
 static int update_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -476,14 +494,15 @@ static int update_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     (void)ctx;
     if (wg_parse_id(req, resp, "client", &id) < 0)
         return 0;
-    wgm_v_begin(&v, req->body, true);
+    if (!wgm_v_begin(&v, req->body, true))
+        return wgm_v_respond(&v, resp);
     wgm_v_only(&v, known);
     name = wgm_v_str(&v, "name", false, 1, 64);
     if (name && !valid_name(name))
         wgm_v_fail(&v, "name", "may contain letters, digits, space, '_', '.', '-' and '@' only");
     desc = wgm_v_str(&v, "description", false, 0, 500);
-    allowed = wgm_v_str_array(&v, "allowed_ips", 64, wg_valid_cidr);
-    dns = wgm_v_str_array(&v, "dns_servers", 8, wg_valid_ip);
+    allowed = wg_v_str_array(&v, "allowed_ips", 64, wg_valid_cidr);
+    dns = wg_v_str_array(&v, "dns_servers", 8, wg_valid_ip);
     keepalive = wgm_v_int(&v, "persistent_keepalive", false, 0, 65535, -1);
     enabled = wgm_v_bool(&v, "enabled", true);
     if (!wgm_v_ok(&v))
@@ -519,7 +538,7 @@ static int update_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     h->stmt_free(st);
     free(allowed_s);
     free(dns_s);
-    return finish_update(db, r < 0 ? r : 0, id, server_id, NULL, req, resp);
+    return finish_update(db, r < 0 ? r : 0, id, server_id, NULL, req, resp, "Client updated", "客户端更新成功");
 }
 
 static int set_enabled(const struct wgm_req *req, struct wgm_resp *resp, bool on)
@@ -541,7 +560,8 @@ static int set_enabled(const struct wgm_req *req, struct wgm_resp *resp, bool on
         }
         wg.host->stmt_free(st);
     }
-    return finish_update(db, r, id, server_id, NULL, req, resp);
+    return finish_update(db, r, id, server_id, NULL, req, resp, on ? "Client enabled" : "Client disabled",
+                         on ? "客户端已启用" : "客户端已禁用");
 }
 
 static int enable_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -594,7 +614,8 @@ static int rotate_keys(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         wg.host->stmt_free(st);
     }
     wg.host->free(sealed);
-    return finish_update(db, r, id, server_id, r == 0 ? old_key : NULL, req, resp);
+    return finish_update(db, r, id, server_id, r == 0 ? old_key : NULL, req, resp, "Client keys rotated",
+                         "客户端密钥已更换");
 }
 
 static int delete_client(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -654,7 +675,8 @@ out:
     if (has_key)
         apply(server_id, 0, key);
     h->publish(wg.ctx, "wireguard.client.deleted", json_pack("{s:I,s:I}", "id", (json_int_t)id, "server_id", (json_int_t)server_id));
-    return wgm_resp_json(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
+    return wgm_resp_json_msg(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1), "Client deleted",
+                             "客户端删除成功");
 }
 
 /* The config a person imports: text/plain attachment, or the QR image. */
@@ -674,6 +696,8 @@ static int client_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     r = wg_client_config(id, &config);
     if (r == -ENOENT)
         return not_found(resp, id);
+    if (r == -EDESTADDRREQ)
+        return no_endpoint(resp);
     if (r < 0)
         return r;
     if (format && !strcmp(format, "png")) {

@@ -1,5 +1,6 @@
 /* plugins/wireguard/api_common: validators and plumbing of the endpoints. */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <wgm/input.h>
@@ -17,6 +18,45 @@ bool wg_valid_cidr(const char *s)
 {
     struct wg_allowedip a;
     return strchr(s, '/') && wg_allowedip_parse(s, &a) == 0;
+}
+
+json_t *wg_v_str_array(struct wgm_v *v, const char *name, size_t max, bool (*check)(const char *))
+{
+    json_t *a = wgm_v_str_array(v, name, max, check), *e;
+    size_t i;
+    /* A NUL inside an item would hide trailing bytes from @check. */
+    json_array_foreach(a, i, e)
+    {
+        if (strlen(json_string_value(e)) != json_string_length(e)) {
+            wgm_v_fail(v, name, "item %zu is not valid", i);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+json_t *wg_join_ips(const json_t *ips)
+{
+    size_t i, len = 0;
+    json_t *e, *out;
+    char *buf, *o;
+    json_array_foreach(ips, i, e) len += json_string_length(e) + 2;
+    if (!(buf = malloc(len + 1)))
+        return json_null();
+    o = buf;
+    json_array_foreach(ips, i, e)
+    {
+        if (i) {
+            *o++ = ',';
+            *o++ = ' ';
+        }
+        memcpy(o, json_string_value(e), json_string_length(e));
+        o += json_string_length(e);
+    }
+    *o = '\0';
+    out = json_string(buf);
+    free(buf);
+    return out;
 }
 
 int wg_parse_id(const struct wgm_req *req, struct wgm_resp *resp, const char *what, int64_t *id)

@@ -15,6 +15,13 @@ struct wg_route {
 bool wg_valid_ip(const char *s);
 /* "addr/prefix", IPv4 or IPv6. */
 bool wg_valid_cidr(const char *s);
+struct wgm_v;
+/* wgm_v_str_array, also refusing an item with a NUL inside (the C
+ * checkers would not see what follows it).  Borrowed, NULL when absent/bad. */
+json_t *wg_v_str_array(struct wgm_v *v, const char *name, size_t max, bool (*check)(const char *));
+/* The strings of @ips joined with ", " as `wg show` prints allowed ips
+ * ("10.0.0.2/32, fd00::2/128"; "" for none).  New. */
+json_t *wg_join_ips(const json_t *ips);
 /* The {id} path parameter; answers 404 naming @what and returns -1 when
  * it is not a positive integer. */
 int wg_parse_id(const struct wgm_req *req, struct wgm_resp *resp, const char *what, int64_t *id);

@@ -10,7 +10,9 @@
 #include <time.h>
 #include <wgm/input.h>
 #include "api_common.h"
+#include "endpoint.h"
 #include "keys.h"
+#include "linkstats.h"
 #include "rtnl.h"
 #include "store.h"
 
@@ -33,24 +35,6 @@ static bool valid_name(const char *s)
     return true;
 }
 
-/* host, host:port, IPv6, or [IPv6]:port; a port must be 1..65535. */
-static bool valid_endpoint(const char *s)
-{
-    const char *colon = strrchr(s, ':'), *port = NULL;
-    long long p;
-    if (!*s || strlen(s) > 255 || strpbrk(s, " \t\r\n/\\\"'"))
-        return false;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || (close[1] && close[1] != ':'))
-            return false;
-        port = close[1] ? close + 2 : NULL;
-    } else if (colon && colon == strchr(s, ':')) {
-        port = colon + 1; /* exactly one colon: host:port */
-    }
-    return !port || wgm_in_parse_ll(port, 1, 65535, &p) == 0;
-}
-
 /* Runtime status: desired state checked against the device. */
 static const char *runtime_status(const struct wg_server_row *s, bool has_error)
 {
@@ -64,16 +48,9 @@ static const char *runtime_status(const struct wg_server_row *s, bool has_error)
 /* Device-derived fields of a listed server. */
 static void add_runtime(json_t *obj, const struct wg_server_row *s, bool has_error)
 {
-    struct wg_link_stats ls = {0};
     const char *status = runtime_status(s, has_error);
     json_object_set_new(obj, "status", json_string(status));
-    if (strcmp(status, "running") == 0 && wg_rtnl_link_stats(s->interface, &ls) == 0) {
-        json_object_set_new(obj, "bytes_received", json_integer((json_int_t)ls.rx_bytes));
-        json_object_set_new(obj, "bytes_sent", json_integer((json_int_t)ls.tx_bytes));
-    } else {
-        json_object_set_new(obj, "bytes_received", json_integer(0));
-        json_object_set_new(obj, "bytes_sent", json_integer(0));
-    }
+    wg_linkstats_bytes(obj, s->interface, s->running);
 }
 
 static json_t *server_json(struct wgm_db *db, int64_t id, const struct wgm_req *req)
@@ -244,16 +221,19 @@ static void read_server_input(struct wgm_v *v, bool create, struct server_input 
     in->ipv6 = wgm_v_str(v, "ipv6_address", false, 4, 50);
     if (in->ipv6 && (wg_subnet_parse(in->ipv6, &sn) < 0 || sn.net.family != AF_INET6))
         wgm_v_fail(v, "ipv6_address", "must be an IPv6 address with prefix, e.g. 2001:db8::1/64 (at most /126)");
+    /* Neither family given: a missing parameter (400), named as the first. */
     if (create && !in->ipv4 && !in->ipv6 && !json_object_get(v->details, "ipv4_address") &&
-        !json_object_get(v->details, "ipv6_address"))
-        wgm_v_fail(v, "ipv4_address", "an IPv4 or IPv6 address is required");
-    in->dns = wgm_v_str_array(v, "dns_servers", 8, wg_valid_ip);
+        !json_object_get(v->details, "ipv6_address")) {
+        wgm_v_missing(v, "ipv4_address");
+        json_object_set_new(v->details, "ipv4_address", json_string("is required (or ipv6_address)"));
+    }
+    in->dns = wg_v_str_array(v, "dns_servers", 8, wg_valid_ip);
     in->mtu = wgm_v_int(v, "mtu", false, 1280, 9000, 1420);
     in->keepalive = wgm_v_int(v, "persistent_keepalive", false, 0, 65535, 25);
-    in->allowed = wgm_v_str_array(v, "allowed_ips", 64, wg_valid_cidr);
+    in->allowed = wg_v_str_array(v, "allowed_ips", 64, wg_valid_cidr);
     in->endpoint = wgm_v_str(v, "endpoint", false, 1, 255);
-    if (in->endpoint && !valid_endpoint(in->endpoint))
-        wgm_v_fail(v, "endpoint", "must be host, host:port or [IPv6]:port");
+    if (in->endpoint && !wg_endpoint_valid(in->endpoint))
+        wgm_v_fail(v, "endpoint", "must be host, host:port, IPv6 or [IPv6]:port");
     in->description = wgm_v_str(v, "description", false, 0, 500);
     in->auto_start = wgm_v_bool(v, "auto_start", false);
 }
@@ -275,9 +255,11 @@ static int create_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     int r;
 
     (void)ctx;
-    wgm_v_begin(&v, req->body, true);
-    wgm_v_only(&v, known);
-    read_server_input(&v, true, &in);
+    /* A body that is not an object is that one error, not missing fields. */
+    if (wgm_v_begin(&v, req->body, true)) {
+        wgm_v_only(&v, known);
+        read_server_input(&v, true, &in);
+    }
     if (!wgm_v_ok(&v)) {
         json_decref(def_allowed);
         json_decref(empty);
@@ -353,7 +335,7 @@ static int create_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         wg_reconcile_server(id, err, sizeof(err));
     }
     out = server_json(db, id, req);
-    r = out ? wgm_resp_json(resp, 201, out) : -EIO;
+    r = out ? wgm_resp_json_msg(resp, 201, out, "Server created", "服务器创建成功") : -EIO;
 out_db:
     h->db_release(db);
 out:
@@ -395,7 +377,8 @@ static int update_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     (void)ctx;
     if (wg_parse_id(req, resp, "server", &id) < 0)
         return 0;
-    wgm_v_begin(&v, req->body, true);
+    if (!wgm_v_begin(&v, req->body, true))
+        return wgm_v_respond(&v, resp);
     wgm_v_only(&v, known);
     read_server_input(&v, false, &in);
     if (!wgm_v_ok(&v))
@@ -480,7 +463,7 @@ static int update_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     wg_reconcile_server(id, err, sizeof(err));
     out = server_json(db, id, req);
     h->db_release(db);
-    return out ? wgm_resp_json(resp, 200, out) : -EIO;
+    return out ? wgm_resp_json_msg(resp, 200, out, "Server updated", "服务器更新成功") : -EIO;
 }
 
 static int delete_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -545,8 +528,10 @@ static int delete_server(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         wg.backend->ops->link_del(wg.backend, row.interface);
     pthread_mutex_unlock(&wg.apply_lock);
     h->publish(wg.ctx, "wireguard.server.deleted", json_pack("{s:I,s:s}", "id", (json_int_t)id, "interface", row.interface));
-    return wgm_resp_json(resp, 200, json_pack("{s:I,s:b,s:I}", "id", (json_int_t)id, "deleted", 1, "clients_deleted",
-                                              (json_int_t)clients));
+    return wgm_resp_json_msg(resp, 200,
+                             json_pack("{s:I,s:b,s:I}", "id", (json_int_t)id, "deleted", 1, "clients_deleted",
+                                       (json_int_t)clients),
+                             "Server deleted", "服务器删除成功");
 }
 
 static int set_desired(const struct wgm_req *req, struct wgm_resp *resp, bool run)
@@ -594,9 +579,18 @@ static int set_desired(const struct wgm_req *req, struct wgm_resp *resp, bool ru
     h->db_release(db);
     {
         char ts[32];
+        json_t *out;
+        pid_t pid = 0;
         wgm_time_format((time_t)row.started_at, ts, sizeof(ts));
-        return wgm_resp_json(resp, 200, json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)id, "status",
-                                                  run ? "running" : "stopped", "started_at", run ? ts : NULL));
+        out = json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)id, "status", run ? "running" : "stopped", "started_at",
+                        run ? ts : NULL);
+        /* The implementation process of a userspace interface; the kernel has none. */
+        if (run && wg.backend->ops->pid && wg.backend->ops->pid(wg.backend, row.interface, &pid) == 0)
+            json_object_set_new(out, "pid", json_integer(pid));
+        else
+            json_object_set_new(out, "pid", json_null());
+        return run ? wgm_resp_json_msg(resp, 200, out, "Server started", "服务器启动成功")
+                   : wgm_resp_json_msg(resp, 200, out, "Server stopped", "服务器停止成功");
     }
 }
 
@@ -618,7 +612,6 @@ static int server_status(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
     const struct wgm_host *h = wg.host;
     struct wg_server_row row;
     struct wg_device *dev = NULL;
-    struct wg_link_stats ls = {0};
     struct wgm_db *db;
     json_t *clients = json_array(), *out;
     int64_t id;
@@ -649,9 +642,11 @@ static int server_status(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
                 json_array_append_new(ips, json_string(wg_allowedip_format(&p->allowedips[j], ip, sizeof(ip))));
             if (p->last_handshake.tv_sec)
                 wgm_time_format(p->last_handshake.tv_sec, ts, sizeof(ts));
-            json_t *c = json_pack("{s:s,s:o,s:s?,s:I,s:I}", "public_key", key, "allowed_ips", ips, "latest_handshake",
-                                  ts[0] ? ts : NULL, "transfer_rx", (json_int_t)p->rx_bytes, "transfer_tx",
-                                  (json_int_t)p->tx_bytes);
+            /* The spec's allowed_ips is one string, as `wg` prints it; the
+             * array stays beside it for programs. */
+            json_t *c = json_pack("{s:s,s:o,s:o,s:s?,s:I,s:I}", "public_key", key, "allowed_ips", wg_join_ips(ips),
+                                  "allowed_ips_list", ips, "latest_handshake", ts[0] ? ts : NULL, "transfer_rx",
+                                  (json_int_t)p->rx_bytes, "transfer_tx", (json_int_t)p->tx_bytes);
             if (p->endpoint.family == AF_INET || p->endpoint.family == AF_INET6) {
                 char addr[INET6_ADDRSTRLEN], ep[INET6_ADDRSTRLEN + 10];
                 if (p->endpoint.family == AF_INET) {
@@ -677,13 +672,11 @@ static int server_status(struct wgm_ctx *ctx, const struct wgm_req *req, struct 
         h->stmt_free(st);
     }
     h->db_release(db);
-    wg_rtnl_link_stats(row.interface, &ls);
-    out = json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I}}", "id", (json_int_t)id, "name", row.name,
-                    "interface", row.interface, "status", dev ? "running" : row.running ? "error" : "stopped", "uptime",
+    out = json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:o,s:o}", "id", (json_int_t)id, "name", row.name, "interface",
+                    row.interface, "status", dev ? "running" : row.running ? "error" : "stopped", "uptime",
                     (json_int_t)(dev && row.started_at ? time(NULL) - row.started_at : 0), "listen_port",
-                    (json_int_t)(dev ? dev->listen_port : 0), "clients", clients, "interface_stats", "rx_bytes",
-                    (json_int_t)ls.rx_bytes, "tx_bytes", (json_int_t)ls.tx_bytes, "rx_packets",
-                    (json_int_t)ls.rx_packets, "tx_packets", (json_int_t)ls.tx_packets);
+                    (json_int_t)(dev ? dev->listen_port : 0), "clients", clients, "interface_stats",
+                    wg_linkstats_json(row.interface, row.running));
     wg_device_free(dev);
     return wgm_resp_json(resp, 200, out);
 }

@@ -81,9 +81,37 @@ plugins_wireguard_wireguard_la_SOURCES = \
 	plugins/wireguard/counters.c plugins/wireguard/counters.h \
 	plugins/wireguard/prefixes.c \
 	plugins/wireguard/api_common.c plugins/wireguard/api_common.h \
-	plugins/wireguard/api_servers.c plugins/wireguard/api_clients.c
+	plugins/wireguard/api_servers.c plugins/wireguard/api_clients.c \
+	plugins/wireguard/endpoint.c plugins/wireguard/endpoint.h \
+	plugins/wireguard/linkstats.c plugins/wireguard/linkstats.h \
+	plugins/wireguard/service.c
 plugins_wireguard_wireguard_la_CFLAGS = $(MODULE_CFLAGS) $(SODIUM_CFLAGS) $(MNL_CFLAGS)
 plugins_wireguard_wireguard_la_LDFLAGS = $(MODULE_LDFLAGS) -export-symbols-regex '^wgm_plugin_v1$$'
 plugins_wireguard_wireguard_la_LIBADD = plugins/wireguard/libwguser.la plugins/wireguard/libwgkernel.la \
 	plugins/wireguard/libwgdevice.la $(SODIUM_LIBS) $(MNL_LIBS) $(JANSSON_LIBS)
 EXTRA_DIST += conf.d/50-wireguard.conf
+
+# Endpoint validation, rendering and the host-address pick (pure).
+check_PROGRAMS += tests/unit/test_wg_endpoint
+TESTS += tests/unit/test_wg_endpoint
+tests_unit_test_wg_endpoint_SOURCES = tests/unit/test_wg_endpoint.c \
+	plugins/wireguard/endpoint.c plugins/wireguard/endpoint.h
+tests_unit_test_wg_endpoint_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/wireguard
+
+# Link counters as the API shows them: null when unreadable (live rtnetlink).
+check_PROGRAMS += tests/unit/test_wg_linkstats
+TESTS += tests/unit/test_wg_linkstats
+tests_unit_test_wg_linkstats_SOURCES = tests/unit/test_wg_linkstats.c \
+	plugins/wireguard/linkstats.c plugins/wireguard/linkstats.h
+tests_unit_test_wg_linkstats_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/wireguard
+tests_unit_test_wg_linkstats_CFLAGS = $(AM_CFLAGS) $(MNL_CFLAGS)
+tests_unit_test_wg_linkstats_LDADD = plugins/wireguard/libwgkernel.la plugins/wireguard/libwgdevice.la \
+	$(MNL_LIBS) $(JANSSON_LIBS)
+
+# Strict CIDR parsing of allowed IPs and addresses (no white space or trailing bytes).
+check_PROGRAMS += tests/unit/test_wg_parse
+TESTS += tests/unit/test_wg_parse
+tests_unit_test_wg_parse_SOURCES = tests/unit/test_wg_parse.c \
+	plugins/wireguard/subnet.c plugins/wireguard/subnet.h
+tests_unit_test_wg_parse_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/wireguard
+tests_unit_test_wg_parse_LDADD = plugins/wireguard/libwgdevice.la

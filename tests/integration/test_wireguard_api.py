@@ -32,9 +32,14 @@ DEFAULT_SERVER = {"name": WG0, "listen_port": 51820, "ipv4_address": "10.10.0.1/
 pytestmark = pytest.mark.skipif(not os.path.exists(PLUGIN), reason="wireguard.so is not installed in " + PREFIX)
 
 
+# Servers without an endpoint of their own get this one, so configs do not
+# depend on this machine's addresses (test_endpoint_* cover detection).
+PUBLIC = {"50-wireguard.conf": "[wireguard]\npublic_endpoint = vpn.example.net\n"}
+
+
 @pytest.fixture
 def env(daemons):
-    d = daemons(plugins=[PLUGIN])
+    d = daemons(plugins=[PLUGIN], dropins=PUBLIC)
     return d, d.login()
 
 
@@ -74,6 +79,11 @@ def post_client(d, tok, server_id, name="c1", **kw):
     body = {"name": name, "server_id": server_id}
     body.update(kw)
     return d.call("POST", "/wireguard/clients", token=tok, json=body)
+
+
+def expect(missing):
+    """(status, code) of a refused body: absent required fields are 400."""
+    return (400, "MISSING_PARAMETER") if missing else (422, "VALIDATION_ERROR")
 
 
 def config_lines(config):
@@ -200,15 +210,17 @@ def test_server_create_bad_input(env, patch, field):
     body = dict(DEFAULT_SERVER)
     body.update(patch)
     body = {k: v for k, v in body.items() if v is not None}
-    err = assert_error(d.call("POST", "/wireguard/servers", token=admin, json=body), 422, "VALIDATION_ERROR")
+    # An absent required field is 400 MISSING_PARAMETER; a bad value 422.
+    missing = any(v is None for v in patch.values())
+    err = assert_error(d.call("POST", "/wireguard/servers", token=admin, json=body), *expect(missing))
     assert field in err["details"], err
     assert d.call("GET", "/wireguard/servers", token=admin).json()["data"]["pagination"]["total"] == 0
 
 
 def test_server_create_body_not_an_object(env):
     d, admin = env
-    for kw in ({"json": [DEFAULT_SERVER]}, {}):
-        err = assert_error(d.call("POST", "/wireguard/servers", token=admin, **kw), 422, "VALIDATION_ERROR")
+    for kw, missing in (({"json": [DEFAULT_SERVER]}, False), ({}, True)):
+        err = assert_error(d.call("POST", "/wireguard/servers", token=admin, **kw), *expect(missing))
         assert "body" in err["details"], err
     # JSON that is not an array or object, or not JSON at all, is the core's 400
     for raw in ('"wg0"', "1", "{bad"):
@@ -479,7 +491,29 @@ def test_start_stop_real_interface(env):
         assert st["status"] == "running" and st["listen_port"] == port
         peers = [p for p in st["clients"] if p["public_key"] == c["public_key"]]
         assert len(peers) == 1 and peers[0]["client_id"] == c["id"], st
-        assert sorted(peers[0]["allowed_ips"]) == sorted([c["ipv4_address"], c["ipv6_address"]])
+        # the spec's string, as wg prints it, and the list beside it
+        assert sorted(peers[0]["allowed_ips_list"]) == sorted([c["ipv4_address"], c["ipv6_address"]])
+        assert peers[0]["allowed_ips"] == ", ".join(peers[0]["allowed_ips_list"])
+        assert st["interface_stats"]["rx_packets"] is not None and st["interface_stats"]["tx_bytes"] is not None
+
+        # /system/info names the backend and the process serving this interface
+        info = d.call("GET", "/system/info", token=admin).json()["data"]
+        wgsvc = info["services"]["wireguard"]
+        assert wgsvc["backend"] == "wireguard-go" and wgsvc["status"] == "running", wgsvc
+        version = subprocess.run(["wireguard-go", "--version"], capture_output=True, text=True).stdout.split()[1]
+        assert wgsvc["version"] == version.lstrip("v")
+        ifs = [i for i in wgsvc["interfaces"] if i["interface"] == iface]
+        assert len(ifs) == 1 and isinstance(ifs[0]["pid"], int), wgsvc
+        pid = ifs[0]["pid"]
+        with open("/proc/%d/comm" % pid) as f:
+            assert f.read().strip() == "wireguard-go"
+        # wgmd runs with WGM_ADMIN_PASSWORD (and database settings) set; its
+        # tunnel process gets none of them
+        assert "WGM_ADMIN_PASSWORD" in d.env
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            environ = [e.decode() for e in f.read().split(b"\0") if e]
+        assert environ and not [e for e in environ if e.startswith("WGM_")], environ
+        assert not [e for e in environ if "sqlite:" in e or "mysql:" in e or "redis:" in e], environ
         assert d.call("GET", "/wireguard/servers?status=running", token=admin).json()["data"]["pagination"]["total"] == 1
 
         r = d.call("POST", path + "/stop", token=admin)
@@ -491,12 +525,26 @@ def test_start_stop_real_interface(env):
             time.sleep(0.1)
         assert not _link_exists(iface)
 
-        r = d.call("POST", path + "/start", token=admin)
+        r = d.call("POST", path + "/start", token=admin, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
         assert r.status_code == 200, r.text
         data = r.json()["data"]
         assert data["status"] == "running" and data["started_at"] is not None
+        assert r.json()["message"] == "服务器启动成功", r.text
+        assert isinstance(data["pid"], int)
+        with open("/proc/%d/comm" % data["pid"]) as f:
+            assert f.read().strip() == "wireguard-go"
         assert d.call("GET", path, token=admin).json()["data"]["status"] == "running"
         assert _link_exists(iface)
+
+        # the link goes away under a server meant to run: its counters are
+        # unknown (null), not 0
+        subprocess.run(["ip", "link", "del", "dev", iface], check=True, capture_output=True)
+        got = d.call("GET", path, token=admin).json()["data"]
+        assert got["status"] == "error", got
+        assert got["bytes_received"] is None and got["bytes_sent"] is None, got
+        st = d.call("GET", path + "/status", token=admin).json()["data"]
+        assert st["interface_stats"] == {"rx_bytes": None, "tx_bytes": None, "rx_packets": None,
+                                         "tx_packets": None}, st
     finally:
         d.call("DELETE", path + "?force=true", token=admin)
         deadline = time.time() + 5
@@ -563,7 +611,8 @@ def test_client_explicit_options(srv):
     assert "AllowedIPs = 10.10.0.0/24" in lines
     assert "DNS = 1.1.1.1, 2606:4700:4700::1111" in lines
     assert not any(line.startswith("PersistentKeepalive") for line in lines)
-    assert not any(line.startswith("Endpoint") for line in lines)  # the server has no endpoint
+    # the server has no endpoint: the host-wide public_endpoint of the fixture
+    assert "Endpoint = vpn.example.net:51820" in lines
     # only one family given: the other is not assigned unless asked
     c4 = mk_client(d, admin, s["id"], "v4", ipv4_address="10.10.0.78")
     assert c4["ipv4_address"] == "10.10.0.78/32" and c4["ipv6_address"] is None
@@ -617,6 +666,13 @@ def test_client_explicit_options(srv):
     ({"expires_at": "2999-01-01"}, "expires_at"),
     ({"expires_at": "2999-01-01T00:00:00+02:00"}, "expires_at"),
     ({"expires_at": 4102444800}, "expires_at"),
+    ({"expires_at": " 2999-01-01T00:00:00Z"}, "expires_at"),
+    ({"expires_at": "2999-1-1T0:0:0Z"}, "expires_at"),
+    ({"allowed_ips": ["10.0.0.0/ 8"]}, "allowed_ips"),
+    ({"allowed_ips": ["10.0.0.0/8 "]}, "allowed_ips"),
+    ({"allowed_ips": ["10.0.0.0/08"]}, "allowed_ips"),
+    ({"allowed_ips": ["10.0.0.0/+8"]}, "allowed_ips"),
+    ({"ipv4_address": "10.10.0.9/ 32"}, "ipv4_address"),
     ({"description": "x" * 501}, "description"),
     ({"public_key": "x"}, "public_key"),
     ({"private_key": "x"}, "private_key"),
@@ -632,7 +688,10 @@ def test_client_create_bad_input(srv, patch, field):
             v = utc(-60)
         body[k] = v
     body = {k: v for k, v in body.items() if v is not None}
-    err = assert_error(d.call("POST", "/wireguard/clients", token=admin, json=body), 422, "VALIDATION_ERROR")
+    # Absent where required (a removed field, or no address without
+    # auto_assign_ip) is 400 MISSING_PARAMETER; a bad value 422.
+    missing = any(v is None for v in patch.values()) or patch == {"auto_assign_ip": False}
+    err = assert_error(d.call("POST", "/wireguard/clients", token=admin, json=body), *expect(missing))
     assert field in err["details"], err
     assert d.call("GET", "/wireguard/clients", token=admin).json()["data"]["pagination"]["total"] == 0
     # nothing was used up: the next client still gets .2
@@ -873,6 +932,124 @@ def test_config_endpoint_forms(env):
         c = mk_client(d, admin, s["id"])
         want = want % port if "%d" in want else want
         assert "Endpoint = " + want in config_lines(c["config"]), c["config"]
+
+
+def _endpoint_line(config):
+    got = [line for line in config_lines(config) if line.startswith("Endpoint = ")]
+    assert len(got) == 1, config
+    return got[0][len("Endpoint = "):]
+
+
+def test_public_endpoint_and_server_override(daemons):
+    """[wireguard] public_endpoint is what clients of a server without an
+    endpoint dial, with the server's port; a server's own endpoint wins."""
+    d = daemons(plugins=[PLUGIN], dropins={"50-wireguard.conf": "[wireguard]\npublic_endpoint = 2001:db8::10\n"})
+    admin = d.login()
+    d.wait_log(r"public endpoint: 2001:db8::10 \(configured\)")
+    s = mk_server(d, admin)  # exactly as the spec's example: no endpoint
+    assert s["endpoint"] is None
+    c = mk_client(d, admin, s["id"])
+    assert _endpoint_line(c["config"]) == "[2001:db8::10]:51820"
+    cfg = d.call("GET", "/wireguard/clients/%d/config" % c["id"], token=admin)
+    assert cfg.status_code == 200 and _endpoint_line(cfg.text) == "[2001:db8::10]:51820"
+    # the server's own endpoint overrides the host-wide one, at once
+    r = d.call("PUT", "/wireguard/servers/%d" % s["id"], token=admin, json={"endpoint": "vpn.example.org"})
+    assert r.status_code == 200, r.text
+    cfg = d.call("GET", "/wireguard/clients/%d/config" % c["id"], token=admin)
+    assert _endpoint_line(cfg.text) == "vpn.example.org:51820"
+    # a host name works the same way, from the environment (which beats the file)
+    e = daemons(plugins=[PLUGIN], env={"WGM_WIREGUARD_PUBLIC_ENDPOINT": "vpn.example.net"})
+    tok = e.login()
+    c2 = mk_client(e, tok, mk_server(e, tok, listen_port=51999)["id"])
+    assert _endpoint_line(c2["config"]) == "vpn.example.net:51999"
+
+
+@pytest.mark.parametrize("value", ["bad host", "vpn.example.com:51820", "[2001:db8::1]:1", "-x.example", "1.2.3.999"])
+def test_public_endpoint_is_checked(daemons, value):
+    """A public_endpoint that is not a host or an address stops the plugin
+    with a line naming the key, from the file or from the environment."""
+    for kw in ({"dropins": {"50-wireguard.conf": "[wireguard]\npublic_endpoint = %s\n" % value}},
+               {"env": {"WGM_WIREGUARD_PUBLIC_ENDPOINT": value}}):
+        d = daemons(plugins=[PLUGIN], **kw)
+        d.wait_log(r"public_endpoint: '%s' is not a host name or an IP address" % re.escape(value))
+        r = d.call("GET", "/wireguard/servers", token=d.login())
+        assert r.status_code == 404, r.text  # wireguard.so did not start
+
+
+def test_no_endpoint_known_409(daemons):
+    """public_endpoint_auto = no and no public_endpoint: a client is still
+    created, but its config and QR answer 409 naming endpoint until the
+    server gets one."""
+    d = daemons(plugins=[PLUGIN], dropins={"50-wireguard.conf": "[wireguard]\npublic_endpoint_auto = no\n"})
+    admin = d.login()
+    d.wait_log(r"public endpoint: not set and detection is off")
+    s = mk_server(d, admin)
+    r = post_client(d, admin, s["id"])
+    assert r.status_code == 201, r.text
+    c = r.json()["data"]
+    assert c["config"] is None and c["qr_code"] is None
+    path = "/wireguard/clients/%d/config" % c["id"]
+    for q in ("", "?format=conf", "?format=png"):
+        err = assert_error(d.call("GET", path + q, token=admin), 409, "RESOURCE_CONFLICT")
+        assert "endpoint" in err["details"], err
+    r = d.call("PUT", "/wireguard/servers/%d" % s["id"], token=admin, json={"endpoint": "198.51.100.9"})
+    assert r.status_code == 200, r.text
+    cfg = d.call("GET", path, token=admin)
+    assert cfg.status_code == 200 and _endpoint_line(cfg.text) == "198.51.100.9:51820"
+    png = d.call("GET", path + "?format=png", token=admin)
+    assert png.status_code == 200 and png.content.startswith(PNG_SIGNATURE)
+
+
+def _host_addresses():
+    """Addresses on this host's non-loopback interfaces, from ip(8)."""
+    out = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout
+    import json
+    return {a["local"] for link in json.loads(out) if link["ifname"] != "lo" for a in link.get("addr_info", [])}
+
+
+def test_detected_endpoint(daemons):
+    """Without public_endpoint, a host address is offered (logged at start),
+    bracketed when IPv6; with none usable, configs answer 409."""
+    d = daemons(plugins=[PLUGIN])
+    admin = d.login()
+    line = d.wait_log(r"public endpoint: (\S+ of this host \(detected|no usable address)")
+    c = mk_client(d, admin, mk_server(d, admin)["id"])
+    m = re.search(r"public endpoint: (\S+) of this host", line)
+    if m:
+        addr = m.group(1)
+        assert addr in _host_addresses() and not addr.startswith("fe80:") and not addr.startswith("127.")
+        want = ("[%s]:51820" if ":" in addr else "%s:51820") % addr
+        assert _endpoint_line(c["config"]) == want
+    else:
+        assert c["config"] is None
+        assert_error(d.call("GET", "/wireguard/clients/%d/config" % c["id"], token=admin), 409, "RESOURCE_CONFLICT")
+
+
+def test_success_messages(env):
+    """Creates and actions carry a message: English by default, Chinese
+    when Accept-Language prefers it."""
+    d, admin = env
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
+    r = d.call("POST", "/wireguard/servers", token=admin, json=dict(DEFAULT_SERVER), headers=zh)
+    assert r.status_code == 201 and r.json()["message"] == "服务器创建成功", r.text
+    sid = r.json()["data"]["id"]
+    r = d.call("POST", "/wireguard/servers", token=admin, json=dict(DEFAULT_SERVER, name=WG1, listen_port=51821))
+    assert r.status_code == 201 and r.json()["message"] == "Server created", r.text
+    r = post_client(d, admin, sid)
+    assert r.status_code == 201 and r.json()["message"] == "Client created", r.text
+    cid = r.json()["data"]["id"]
+    r = d.call("POST", "/wireguard/clients", token=admin, json={"name": "c2", "server_id": sid}, headers=zh)
+    assert r.json()["message"] == "客户端创建成功", r.text
+    r = d.call("POST", "/wireguard/servers/%d/stop" % sid, token=admin)
+    assert r.status_code == 200 and r.json()["message"] == "Server stopped", r.text
+    r = d.call("POST", "/wireguard/servers/%d/stop" % sid, token=admin, headers=zh)
+    assert r.json()["message"] == "服务器停止成功", r.text
+    r = d.call("POST", "/wireguard/clients/%d/disable" % cid, token=admin)
+    assert r.json()["message"] == "Client disabled", r.text
+    r = d.call("DELETE", "/wireguard/clients/%d" % cid, token=admin, headers=zh)
+    assert r.status_code == 200 and r.json()["message"] == "客户端删除成功", r.text
+    # reads carry none
+    assert "message" not in d.call("GET", "/wireguard/servers/%d" % sid, token=admin).json()
 
 
 def test_enable_disable(srv):
