@@ -386,7 +386,9 @@ static int user_totp_key(struct wgm_daemon *d, struct wgm_db *db, int64_t id, bo
     return r;
 }
 
-/* 0 when @code is the user's current TOTP (and not replayed); the step is stored. */
+/* 0 when @code is the user's current TOTP (and not replayed); the step is
+ * stored.  -EACCES/-EINVAL (wrong), -EALREADY (replayed), -ENOENT (no
+ * secret): the caller's failure; anything else is the database's. */
 static int check_code(struct wgm_daemon *d, struct wgm_db *db, int64_t id, bool pending, const char *code)
 {
     unsigned char key[64];
@@ -422,6 +424,13 @@ static int check_code(struct wgm_daemon *d, struct wgm_db *db, int64_t id, bool 
         wgm_stmt_free(st);
     }
     return r;
+}
+
+/* A result of check_code that is the caller's mistake (counted), not a
+ * database failure. */
+static bool code_refused(int r)
+{
+    return r == -EACCES || r == -EINVAL || r == -EALREADY || r == -ENOENT;
 }
 
 /* A wrong code on a pending token: counted toward the account's lockout,
@@ -464,6 +473,10 @@ static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         return locked_error(resp, until);
     }
     r = check_code(d, db, me->user_id, false, code);
+    if (r < 0 && !code_refused(r)) {
+        wgm_db_release(db);
+        return r;
+    }
     if (r < 0) {
         pending_failure(d, db, me->token_id);
         r = session_failure(d, db, me->user_id, resp, r == -EALREADY ? "this code was already used" : "wrong code",
@@ -536,6 +549,10 @@ static int reauthenticate(struct wgm_daemon *d, const struct wgm_req *req, struc
     }
     if (r == 0 && code)
         r = check_code(d, db, id, false, code);
+    if (r < 0 && r != -EACCES && !code_refused(r)) {
+        wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "cannot check the code now", NULL);
+        return 1;
+    }
     if (r != 0) {
         session_failure(d, db, id, resp, code ? "password or code is wrong" : "password is wrong", NULL);
         return 1;

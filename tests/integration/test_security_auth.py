@@ -171,23 +171,31 @@ def test_pending_token_ends_after_five_wrong_codes(daemons):
     assert r.json()["data"]["refresh_token"].startswith("rt_")
 
 
-def test_verify_2fa_gives_only_a_password_token_when_the_password_must_change(daemons):
+@pytest.mark.parametrize("why", ["force_change", "max_age_days"])
+def test_verify_2fa_gives_only_a_password_token_when_the_password_must_change(daemons, why):
     d = daemons()
     admin = d.login()
     lift_limits(d, admin)
     _, secret = with_2fa(d, admin, "forced")
     uid = user_row(d, admin, "forced")["id"]
-    r = d.call("POST", "/users/%d/reset-password" % uid, token=admin,
-               json={"new_password": TEMP, "force_change": True})
-    assert r.status_code == 200, r.text
-    r = d.call("POST", "/auth/verify-2fa", token=pending(d, "forced", TEMP), json={"code": next_code(secret)})
+    if why == "force_change":
+        current = TEMP
+        r = d.call("POST", "/users/%d/reset-password" % uid, token=admin,
+                   json={"new_password": TEMP, "force_change": True})
+        assert r.status_code == 200, r.text
+    else:
+        current = STRONG
+        r = d.call("PUT", "/system/config", token=admin, json={"password_policy": {"max_age_days": 30}})
+        assert r.status_code == 200, r.text
+        sql_exec(d, "UPDATE users SET password_changed_at = 1 WHERE username = 'forced'")  # long ago
+    r = d.call("POST", "/auth/verify-2fa", token=pending(d, "forced", current), json={"code": next_code(secret)})
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert data["password_change_required"] is True and data["verified"] is True and "refresh_token" not in data
     err = assert_error(d.call("GET", "/users/me", token=data["access_token"]), 403, "INSUFFICIENT_PERMISSIONS")
     assert err["details"]["reason"] == "password_change_required"
     r = d.call("POST", "/auth/change-password", token=data["access_token"],
-               json={"current_password": TEMP, "new_password": STRONG + "2"})
+               json={"current_password": current, "new_password": STRONG + "2"})
     assert r.status_code == 200, r.text
 
 
@@ -435,9 +443,13 @@ def test_login_flood_gets_503_while_other_endpoints_answer(daemons):
 
 
 def test_hash_concurrency_is_validated(daemons):
-    d = daemons(start=False, config="[auth]\nhash_concurrency = -1\n")
+    d = daemons(start=False, config="[auth]\nhash_concurrency = 2\n")
     rc, out = d.check()
-    assert rc != 0 and "hash_concurrency" in out
+    assert rc == 0, out
+    for bad in ("-1", "257", "two"):
+        d = daemons(start=False, config="[auth]\nhash_concurrency = %s\n" % bad)
+        rc, out = d.check()
+        assert rc != 0 and "hash_concurrency" in out, out
 
 
 # --- HS256 is verified by wgm -------------------------------------------------------
