@@ -183,9 +183,14 @@ static int alloc_error(struct wgm_resp *resp, int r, const struct alloc_txn *t)
     case -EACCES:
         return wgm_resp_error(resp, 409, "POOL_DISABLED", "the pool is disabled",
                               json_pack("{s:s}", "pool_id", "is disabled"));
-    case -ENOEXEC:
-        return wgm_resp_error(resp, 422, "VALIDATION_ERROR", "validation failed",
-                              json_pack("{s:s}", "custom_prefix", "is required: the pool does not assign automatically"));
+    case -ENOEXEC: {
+        /* Absent where required (this pool only takes explicit prefixes): 400. */
+        struct wgm_v v;
+        wgm_v_begin(&v, NULL, false);
+        wgm_v_missing(&v, "custom_prefix");
+        json_object_set_new(v.details, "custom_prefix", json_string("is required: the pool does not assign automatically"));
+        return wgm_v_respond(&v, resp);
+    }
     case -ENOSPC:
         return wgm_resp_error(resp, 409, "POOL_EXHAUSTED", "the pool has no free prefix",
                               json_pack("{s:s,s:I}", "pool_id", "has no free prefix", "id", (json_int_t)t->pool_id));
@@ -230,7 +235,9 @@ static int create_allocation(struct wgm_ctx *ctx, const struct wgm_req *req, str
     int r;
 
     (void)ctx;
-    wgm_v_begin(&v, req->body, true);
+    /* A body that is not an object is that one error, not missing fields. */
+    if (!wgm_v_begin(&v, req->body, true))
+        return wgm_v_respond(&v, resp);
     wgm_v_only(&v, known);
     t.pool_id = wgm_v_int(&v, "pool_id", true, 1, INT64_MAX, 0);
     t.client_id = wgm_v_int(&v, "client_id", false, 1, INT64_MAX, 0);
@@ -247,15 +254,18 @@ static int create_allocation(struct wgm_ctx *ctx, const struct wgm_req *req, str
         else if (auto_assign && json_is_true(json_object_get(req->body, "auto_assign")))
             wgm_v_fail(&v, "auto_assign", "must be false (or absent) with custom_prefix");
         t.custom = true;
-    } else if (!auto_assign) {
-        wgm_v_fail(&v, "custom_prefix", "is required when auto_assign is false");
+    } else if (!auto_assign && !json_object_get(v.details, "custom_prefix")) {
+        wgm_v_missing(&v, "custom_prefix");
+        json_object_set_new(v.details, "custom_prefix", json_string("is required when auto_assign is false"));
     }
     expires_s = wgm_v_str(&v, "expires_at", false, 1, 40);
     t.now = (int64_t)time(NULL);
     if (expires_s) {
-        struct tm tm = {0};
-        const char *end = strptime(expires_s, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (!end || (*end != 'Z' && *end != 'z') || end[1] || (t.expires_at = (int64_t)timegm(&tm)) <= t.now)
+        int64_t ms;
+        /* Strict RFC 3339: strptime would take leading blanks and short fields. */
+        size_t n = strlen(expires_s);
+        if (wgm_in_parse_time(expires_s, &ms, NULL) < 0 || (expires_s[n - 1] != 'Z' && expires_s[n - 1] != 'z') ||
+            (t.expires_at = ms / 1000) <= t.now)
             wgm_v_fail(&v, "expires_at", "must be a UTC RFC 3339 time in the future (…Z)");
     }
     if (!wgm_v_ok(&v))
@@ -293,7 +303,7 @@ static int create_allocation(struct wgm_ctx *ctx, const struct wgm_req *req, str
                              (json_int_t)t.client_id, "prefix", prefix, "pool_id", (json_int_t)t.pool_id,
                              "pool_prefix", pool_prefix));
     }
-    return wgm_resp_json(resp, 201, out);
+    return wgm_resp_json_msg(resp, 201, out, "IPv6 prefix allocated", "IPv6前缀分配成功");
 }
 
 /* --- read ----------------------------------------------------------------- */
@@ -479,7 +489,7 @@ static int delete_allocation(struct wgm_ctx *ctx, const struct wgm_req *req, str
     if (r < 0)
         return r;
     json_object_set_new(row, "released_at", json_string(wgm_time_format(time(NULL), ts, sizeof(ts))));
-    return wgm_resp_json(resp, 200, row);
+    return wgm_resp_json_msg(resp, 200, row, "IPv6 prefix released", "IPv6前缀释放成功");
 }
 
 /* The timer: release what expired, a batch at a time.  Several wgmd on one

@@ -347,7 +347,7 @@ static void read_pool_input(struct wgm_v *v, bool create, struct pool_input *in)
             in->has_plen = true;
         }
     } else if (create) {
-        wgm_v_fail(v, "prefix_length", "is required");
+        wgm_v_missing(v, "prefix_length");
     }
     in->description = wgm_v_str(v, "description", false, 0, 500);
     if ((f = wgm_in_field(v, "auto_assign"))) {
@@ -518,7 +518,9 @@ static int create_pool(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     int r;
 
     (void)ctx;
-    wgm_v_begin(&v, req->body, true);
+    /* A body that is not an object is that one error, not missing fields. */
+    if (!wgm_v_begin(&v, req->body, true))
+        return wgm_v_respond(&v, resp);
     wgm_v_only(&v, known);
     read_pool_input(&v, true, &in);
     if (in.has_prefix && in.has_plen)
@@ -544,7 +546,7 @@ static int create_pool(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         v6_prefix_format(&row.prefix, prefix, sizeof(prefix));
         h->publish(v6p_ctx, "ipv6.pool.created",
                    json_pack("{s:I,s:s,s:s}", "id", (json_int_t)t.id, "name", in.name, "prefix", prefix));
-        r = wgm_resp_json(resp, 201, pool_json(db, &row));
+        r = wgm_resp_json_msg(resp, 201, pool_json(db, &row), "IPv6 pool created", "IPv6前缀池创建成功");
     }
     h->db_release(db);
     return r < 0 ? r : 0;
@@ -657,7 +659,9 @@ static int update_pool(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     (void)ctx;
     if (parse_id(req, resp, &id) < 0)
         return 0;
-    wgm_v_begin(&v, req->body, true);
+    /* A body that is not an object is that one error, not missing fields. */
+    if (!wgm_v_begin(&v, req->body, true))
+        return wgm_v_respond(&v, resp);
     wgm_v_only(&v, known);
     read_pool_input(&v, false, &in);
     if (!wgm_v_ok(&v))
@@ -679,7 +683,7 @@ static int update_pool(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     }
     r = fetch_pool(db, id, false, &row);
     if (r == 0)
-        r = wgm_resp_json(resp, 200, pool_json(db, &row));
+        r = wgm_resp_json_msg(resp, 200, pool_json(db, &row), "IPv6 pool updated", "IPv6前缀池更新成功");
     h->db_release(db);
     return r < 0 ? r : 0;
 }
@@ -759,8 +763,10 @@ static int delete_pool(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
         h->publish(v6p_ctx, "ipv6.allocation.released", json_incref(e));
     json_decref(t.events);
     h->publish(v6p_ctx, "ipv6.pool.deleted", json_pack("{s:I}", "id", (json_int_t)id));
-    return wgm_resp_json(resp, 200, json_pack("{s:I,s:b,s:I}", "id", (json_int_t)id, "deleted", 1,
-                                              "allocations_released", (json_int_t)t.allocated));
+    return wgm_resp_json_msg(resp, 200,
+                             json_pack("{s:I,s:b,s:I}", "id", (json_int_t)id, "deleted", 1, "allocations_released",
+                                       (json_int_t)t.allocated),
+                             "IPv6 pool deleted", "IPv6前缀池删除成功");
 }
 
 /* --- status event ----------------------------------------------------------- */
@@ -783,7 +789,11 @@ void v6p_status_publish(void)
     struct wgm_stmt *st = NULL;
     json_t *pools, *lists, *by_id, *counts, *p;
     int64_t now_ms = v6p_now_ms();
-    bool full = now_ms - last_delegations_ms >= atoll(h->conf_get(v6p_ctx, "delegations_interval_ms"));
+    long long interval_ms = 0;
+    bool full;
+    /* An INT key the core has checked; parsed strictly all the same. */
+    wgm_in_parse_ll(h->conf_get(v6p_ctx, "delegations_interval_ms"), 0, INT64_MAX, &interval_ms);
+    full = now_ms - last_delegations_ms >= interval_ms;
     size_t i;
     int r;
 

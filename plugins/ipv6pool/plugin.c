@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wgm/input.h>
 #include <wgm/wgm.h>
 
 const struct wgm_host *v6p_host;
@@ -35,21 +36,29 @@ static void expire_tick(struct wgm_ctx *ctx, void *data)
     v6p_expire_run();
 }
 
+/* An INT key (bounds checked by the core), parsed strictly: no atoi. */
+static long long conf_ll(const struct wgm_host *host, struct wgm_ctx *ctx, const char *key)
+{
+    long long v = 0;
+    wgm_in_parse_ll(host->conf_get(ctx, key), 0, INT64_MAX, &v);
+    return v;
+}
+
 static int ipv6pool_init(struct wgm_ctx *ctx, const struct wgm_host *host)
 {
     int r;
 
     v6p_host = host;
     v6p_ctx = ctx;
-    v6p_quarantine_s = atoll(host->conf_get(ctx, "quarantine_seconds"));
+    v6p_quarantine_s = conf_ll(host, ctx, "quarantine_seconds");
     if ((r = v6p_migrate(host, ctx)) < 0) {
         host->log(ctx, WGM_LOG_ERROR, "migrations failed: %s", strerror(-r));
         return r;
     }
     if ((r = v6p_pools_register()) < 0 || (r = v6p_allocations_register()) < 0)
         return r;
-    if (host->timer_add(ctx, (unsigned)atoi(host->conf_get(ctx, "status_interval_ms")), status_tick, NULL, NULL) < 0 ||
-        host->timer_add(ctx, (unsigned)atoi(host->conf_get(ctx, "expire_interval_ms")), expire_tick, NULL, NULL) < 0)
+    if (host->timer_add(ctx, (unsigned)conf_ll(host, ctx, "status_interval_ms"), status_tick, NULL, NULL) < 0 ||
+        host->timer_add(ctx, (unsigned)conf_ll(host, ctx, "expire_interval_ms"), expire_tick, NULL, NULL) < 0)
         return -ENOMEM;
     host->log(ctx, WGM_LOG_INFO, "quarantine of released prefixes: %lld s", (long long)v6p_quarantine_s);
     return 0;

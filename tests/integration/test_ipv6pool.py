@@ -34,6 +34,11 @@ def env(daemons):
     return d, d.login()
 
 
+def expect(missing):
+    """(status, code) of a refused body: absent required fields are 400."""
+    return (400, "MISSING_PARAMETER") if missing else (422, "VALIDATION_ERROR")
+
+
 def post_pool(d, tok, **kw):
     body = {"name": "p1", "prefix": "2001:db8::/48", "prefix_length": 64}
     body.update(kw)
@@ -154,7 +159,9 @@ def test_pool_list_shows_allocations(env):
 ])
 def test_pool_validation(env, body, field):
     d, admin = env
-    err = assert_error(post_pool(d, admin, **body), 422, "VALIDATION_ERROR")
+    # an absent required field is 400 MISSING_PARAMETER, a bad value 422
+    missing = any(v is None for v in body.values())
+    err = assert_error(post_pool(d, admin, **body), *expect(missing))
     assert field in err["details"], err
     assert d.call("GET", "/ipv6/pools", token=admin).json()["data"]["pagination"]["total"] == 0
 
@@ -163,6 +170,34 @@ def test_pool_body_must_be_object(env):
     d, admin = env
     err = assert_error(d.call("POST", "/ipv6/pools", token=admin, json=[1]), 422, "VALIDATION_ERROR")
     assert "body" in err["details"]
+
+
+def test_pool_absent_body_is_missing(env):
+    d, admin = env
+    err = assert_error(d.call("POST", "/ipv6/pools", token=admin), 400, "MISSING_PARAMETER")
+    assert "body" in err["details"]
+    err = assert_error(d.call("POST", "/ipv6/allocations", token=admin, json=[1]), 422, "VALIDATION_ERROR")
+    assert list(err["details"]) == ["body"], err  # not also "pool_id is required"
+
+
+def test_success_messages(env):
+    """Creates and releases carry a message, English or Chinese as asked."""
+    d, admin = env
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    r = d.call("POST", "/ipv6/pools", token=admin, json={"name": "p1", "prefix": "2001:db8::/48", "prefix_length": 64})
+    assert r.status_code == 201 and r.json()["message"] == "IPv6 pool created", r.text
+    pid = r.json()["data"]["id"]
+    r = d.call("POST", "/ipv6/allocations", token=admin, json={"pool_id": pid, "client_name": "c2"}, headers=zh)
+    assert r.status_code == 201 and r.json()["message"] == "IPv6前缀分配成功", r.text
+    aid = r.json()["data"]["id"]
+    r = d.call("POST", "/ipv6/allocations", token=admin, json={"pool_id": pid})
+    assert r.status_code == 201 and r.json()["message"] == "IPv6 prefix allocated", r.text
+    r = d.call("DELETE", "/ipv6/allocations/%d" % aid, token=admin)
+    assert r.status_code == 200 and r.json()["message"] == "IPv6 prefix released", r.text
+    r = d.call("PUT", "/ipv6/pools/%d" % pid, token=admin, json={"description": "x"}, headers=zh)
+    assert r.status_code == 200 and r.json()["message"] == "IPv6前缀池更新成功", r.text
+    r = d.call("DELETE", "/ipv6/pools/%d?force=true" % pid, token=admin)
+    assert r.status_code == 200 and r.json()["message"] == "IPv6 pool deleted", r.text
 
 
 def test_pool_reserved_all_is_allowed_and_full(env):
@@ -348,6 +383,11 @@ def test_allocation_list_filters(env):
     ({"custom_prefix": "2001:db8:0:1::/64", "auto_assign": True}, "auto_assign"),
     ({"expires_at": "tomorrow"}, "expires_at"),
     ({"expires_at": "2000-01-01T00:00:00Z"}, "expires_at"),
+    ({"expires_at": " 2999-01-01T00:00:00Z"}, "expires_at"),
+    ({"expires_at": "2999-01-01T00:00:00+01:00"}, "expires_at"),
+    ({"custom_prefix": "2001:db8:0:1::/ 64"}, "custom_prefix"),
+    ({"custom_prefix": "2001:db8:0:1::/64 "}, "custom_prefix"),
+    ({"custom_prefix": "2001:db8:0:1::/064"}, "custom_prefix"),
     ({"unknown": 1}, "unknown"),
 ])
 def test_allocation_validation(env, body, field):
@@ -356,7 +396,9 @@ def test_allocation_validation(env, body, field):
     full = {"pool_id": p["id"]}
     full.update(body)
     full = {k: v for k, v in full.items() if v is not None}
-    err = assert_error(d.call("POST", "/ipv6/allocations", token=admin, json=full), 422, "VALIDATION_ERROR")
+    # absent where required (pool_id; custom_prefix with auto_assign false) is 400
+    missing = any(v is None for v in body.values()) or body == {"auto_assign": False}
+    err = assert_error(d.call("POST", "/ipv6/allocations", token=admin, json=full), *expect(missing))
     assert field in err["details"], err
     assert get_pool(d, admin, p["id"])["allocated_prefixes"] == 0
 
@@ -400,7 +442,8 @@ def test_pool_full_and_disabled(env):
     q = mk_pool(d, admin, name="off", prefix="2001:db8:1::/48", status="disabled")
     assert_error(post_alloc(d, admin, q["id"]), 409, "POOL_DISABLED")
     r = mk_pool(d, admin, name="manual", prefix="2001:db8:2::/48", auto_assign=False)
-    err = assert_error(post_alloc(d, admin, r["id"]), 422, "VALIDATION_ERROR")
+    # this pool needs custom_prefix, and it is absent: 400
+    err = assert_error(post_alloc(d, admin, r["id"]), 400, "MISSING_PARAMETER")
     assert "custom_prefix" in err["details"]
     assert mk_alloc(d, admin, r["id"], custom_prefix="2001:db8:2:7::/64")["allocated_prefix"] == "2001:db8:2:7::/64"
 
