@@ -100,6 +100,9 @@ static void test_parse_errors(void)
         {"2001:db8::/6 4", -EINVAL, "space in length"},
         {"2001:db8::/64 ", -EINVAL, "trailing space"},
         {" 2001:db8::/64", -EINVAL, "leading space"},
+        {"2001:db8::/ 64", -EINVAL, "space before the length (strtol would skip it)"},
+        {"2001:db8:: /64", -EINVAL, "space before the slash"},
+        {"2001:db8::/\t64", -EINVAL, "tab before the length"},
         {"2001:db8::/64\n", -EINVAL, "trailing newline"},
         {"2001:db8::/64x", -EINVAL, "trailing junk"},
         {"x2001:db8::/64", -EINVAL, "leading junk"},
@@ -321,6 +324,8 @@ static void test_counts(void)
     is_int(v6_u128_parse("-1", 2, &v), -EINVAL, "parse negative");
     is_int(v6_u128_parse("+1", 2, &v), -EINVAL, "parse plus");
     is_int(v6_u128_parse("1 ", 2, &v), -EINVAL, "parse trailing space");
+    is_int(v6_u128_parse(" 1", 2, &v), -EINVAL, "parse leading space (strtoull would skip it)");
+    is_int(v6_u128_parse("\t1", 2, &v), -EINVAL, "parse leading tab");
     is_int(v6_u128_parse("1e3", 3, &v), -EINVAL, "parse exponent");
     is_int(v6_u128_parse("0x10", 4, &v), -EINVAL, "parse hex");
     is_int(v6_u128_parse("1.0", 3, &v), -EINVAL, "parse fraction");
