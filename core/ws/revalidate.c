@@ -4,15 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "auth/users.h"
-#include "cache/cache.h"
 #include "daemon.h"
 #include "db/db.h"
 #include "ws/revalidate.h"
 
 /* Ids per IN (...) list: a few hundred queries cover 10 000 users. */
 #define BATCH 64
-/* The key wgm_session_logout writes for a revoked access token. */
-#define REVOKED_PREFIX "auth:revoked:"
 
 void wgm_ws_judge(struct wgm_ws_cred *c, const struct wgm_ws_user *user, const struct wgm_ws_key *key,
                   int revoked, time_t now)
@@ -23,7 +20,7 @@ void wgm_ws_judge(struct wgm_ws_cred *c, const struct wgm_ws_user *user, const s
     c->reason = NULL;
     json_decref(c->permissions);
     c->permissions = NULL;
-    /* What the clock or the revocation list decides needs no database. */
+    /* What the clock or revoked_tokens decides needs no user row. */
     if (c->via == WGM_AUTH_JWT && c->exp > 0 && now > c->exp) {
         c->verdict = WGM_WS_INVALID;
         c->reason = "the access token has expired";
@@ -75,7 +72,7 @@ void wgm_ws_judge(struct wgm_ws_cred *c, const struct wgm_ws_user *user, const s
     }
     if (c->via == WGM_AUTH_JWT) {
         if (revoked < 0)
-            return; /* the revocation list did not answer */
+            return; /* revoked_tokens could not be read */
         c->permissions = json_deep_copy(user->permissions);
     } else if (c->via == WGM_AUTH_API_KEY) {
         size_t i;
@@ -229,16 +226,32 @@ static int load_keys(struct wgm_db *db, const char **ids, size_t n, struct wgm_w
     return r < 0 ? r : 0;
 }
 
-/* 1 revoked, 0 not, -1 the cache did not answer. */
-static int jti_revoked(struct wgm_daemon *d, const char *jti)
+/* revoked[i] = 1 for each jtis[i] (sorted, unique) that logout recorded in
+ * revoked_tokens, the table every node shares, else 0. */
+static int load_revoked(struct wgm_db *db, const char **jtis, size_t n, signed char *revoked)
 {
-    char key[sizeof(REVOKED_PREFIX) + 48], *val = NULL;
+    char sql[64 * 4 + 160];
+    struct wgm_stmt *st = NULL;
     int r;
 
-    snprintf(key, sizeof(key), REVOKED_PREFIX "%s", jti);
-    r = wgm_cache_get(d->cache, key, &val);
-    free(val);
-    return r == 0 ? 1 : r == -ENOENT ? 0 : -1;
+    memset(revoked, 0, n);
+    in_query(sql, sizeof(sql), "SELECT jti FROM revoked_tokens WHERE jti IN");
+    if ((r = wgm_db_prepare(db, sql, &st)) < 0)
+        return r;
+    for (size_t off = 0; off < n && r >= 0; off += BATCH) {
+        if (off && (r = wgm_stmt_reset(st)) < 0)
+            break;
+        for (int i = 0; i < BATCH; i++)
+            wgm_stmt_bind_text(st, i + 1, jtis[off + (size_t)i < n ? off + (size_t)i : n - 1]);
+        while ((r = wgm_stmt_step(st)) == WGM_DB_ROW) {
+            const char *jti = wgm_stmt_column_text(st, 0);
+            const char **hit = jti ? bsearch(&jti, jtis, n, sizeof(*jtis), cmp_str) : NULL;
+            if (hit)
+                revoked[hit - jtis] = 1;
+        }
+    }
+    wgm_stmt_free(st);
+    return r < 0 ? r : 0;
 }
 
 int wgm_ws_revalidate(struct wgm_daemon *d, struct wgm_ws_cred *creds, size_t n, time_t now)
@@ -250,7 +263,7 @@ int wgm_ws_revalidate(struct wgm_daemon *d, struct wgm_ws_cred *creds, size_t n,
     signed char *revoked = NULL;
     size_t nu = 0, nk = 0, nj = 0;
     struct wgm_db *db = NULL;
-    bool users_ok = false, keys_ok = false;
+    bool users_ok = false, keys_ok = false, revoked_ok = false;
     int r = 0;
 
     if (!uids || !kids || !jtis) {
@@ -274,8 +287,6 @@ int wgm_ws_revalidate(struct wgm_daemon *d, struct wgm_ws_cred *creds, size_t n,
         r = -ENOMEM;
         goto judge;
     }
-    for (size_t i = 0; i < nj; i++)
-        revoked[i] = (signed char)jti_revoked(d, jtis[i]);
     if (!(db = wgm_db_acquire(d->db, d->db_acquire_timeout_ms))) {
         r = -EIO;
         goto judge;
@@ -283,6 +294,8 @@ int wgm_ws_revalidate(struct wgm_daemon *d, struct wgm_ws_cred *creds, size_t n,
     users_ok = (r = load_users(db, uids, nu, users)) == 0;
     if (users_ok)
         keys_ok = (r = load_keys(db, kids, nk, keys)) == 0;
+    if (keys_ok)
+        revoked_ok = (r = load_revoked(db, jtis, nj, revoked)) == 0;
     wgm_db_release(db);
 judge:
     for (size_t i = 0; i < n; i++) {
@@ -291,8 +304,9 @@ judge:
         const char *kid = c->api_key_id, *jti = c->jti;
         const char **k = keys_ok && c->via == WGM_AUTH_API_KEY ? bsearch(&kid, kids, nk, sizeof(*kids), cmp_str)
                                                               : NULL;
-        const char **j = revoked && c->via == WGM_AUTH_JWT && jti[0] ? bsearch(&jti, jtis, nj, sizeof(*jtis), cmp_str)
-                                                                     : NULL;
+        const char **j = revoked_ok && c->via == WGM_AUTH_JWT && jti[0]
+                             ? bsearch(&jti, jtis, nj, sizeof(*jtis), cmp_str)
+                             : NULL;
         /* A token without a jti cannot have been revoked one by one. */
         int rv = j ? revoked[j - jtis] : jti[0] ? -1 : 0;
         wgm_ws_judge(c, u ? &users[u - uids] : NULL, k ? &keys[k - kids] : NULL, rv, now);

@@ -1,9 +1,10 @@
 /* core/ws/revalidate: does each WebSocket connection's credential still hold?
  *
  * The hub copies the principal at the handshake; this re-checks it against
- * the database and the cache every few seconds, for many connections at a
- * time: one query per 64 distinct users, one per 64 distinct API keys and
- * one cache lookup per distinct access token, never one per connection.
+ * the database every few seconds, for many connections at a time: one
+ * query per 64 distinct users, per 64 distinct API keys and per 64
+ * distinct access tokens (revoked_tokens, which every node shares), never
+ * one per connection.
  * A connection fails when its token expired or was revoked (logout), its
  * user's tokens were revoked (tokens_valid_after: password change, reset,
  * deactivation), the user is gone or no longer active, its role changed,
@@ -21,7 +22,7 @@
 struct wgm_daemon;
 
 enum wgm_ws_verdict {
-    WGM_WS_UNKNOWN = 0, /* could not be checked (database or cache down) */
+    WGM_WS_UNKNOWN = 0, /* could not be checked (database down) */
     WGM_WS_VALID,
     WGM_WS_INVALID,
 };
@@ -63,16 +64,16 @@ struct wgm_ws_key {
 
 /** Judge one credential (pure: no I/O).  @user is the row of c->user_id
  *  (NULL: unknown, the lookup failed), @key that of c->api_key_id for an
- *  API key (NULL: unknown), @revoked says whether a JWT's jti is on the
- *  revocation list (-1: unknown, 0: no, 1: yes).  Sets c->verdict,
+ *  API key (NULL: unknown), @revoked says whether a JWT's jti is in
+ *  revoked_tokens (-1: unknown, 0: no, 1: yes).  Sets c->verdict,
  *  c->reason and, when valid, c->permissions (new). */
 void wgm_ws_judge(struct wgm_ws_cred *c, const struct wgm_ws_user *user, const struct wgm_ws_key *key,
                   int revoked, time_t now);
 
-/** Judge @n credentials against the database (d->db) and cache (d->cache)
- *  as they are now.  Blocking I/O: call it off the hub's event loop.
- *  0, or a negative errno when nothing could be looked up (every verdict
- *  not decided by the clock alone stays WGM_WS_UNKNOWN). */
+/** Judge @n credentials against the database (d->db) as it is now.
+ *  Blocking I/O: call it off the hub's event loop.  0, or a negative errno
+ *  when the lookups failed (verdicts not decided by the clock alone stay
+ *  WGM_WS_UNKNOWN). */
 int wgm_ws_revalidate(struct wgm_daemon *d, struct wgm_ws_cred *creds, size_t n, time_t now);
 
 #endif
