@@ -2,6 +2,7 @@
 #ifndef WGM_CORE_API_H
 #define WGM_CORE_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <wgm/host.h>
 
@@ -23,6 +24,10 @@ struct wgm_db *wgm_api_db(struct wgm_daemon *d, struct wgm_resp *resp);
 int wgm_api_core_register(struct wgm_daemon *d);
 /* /api/v1/users... */
 int wgm_api_users_register(struct wgm_daemon *d);
+/* The address rule of POST/PUT /users (3..254 bytes, one @, a dotted
+ * domain) for the first admin's [auth] admin_email, which may also be
+ * user@localhost, its default. */
+bool wgm_api_email_valid(const char *s);
 /* /api/v1/system/info, /api/v1/system/routes. */
 int wgm_api_system_register(struct wgm_daemon *d);
 

@@ -37,6 +37,19 @@ static bool valid_email(const char *s)
            at[1] != '.' && s[strlen(s) - 1] != '.';
 }
 
+/* "user@localhost" is the first admin's default: a dotless domain is
+ * accepted for localhost only. */
+bool wgm_api_email_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    const char *at = s ? strchr(s, '@') : NULL;
+    if (n < 3 || n > 254)
+        return false;
+    if (at && strcmp(at, "@localhost") == 0)
+        return at != s && !strpbrk(s, " \t\r\n<>\"") && strchr(s, '@') == at;
+    return valid_email(s);
+}
+
 static int parse_id(const struct wgm_req *req, struct wgm_resp *resp, int64_t *id)
 {
     char *end;

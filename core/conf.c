@@ -38,6 +38,7 @@ static const struct {
     {"WGM_DRIVER_DIR", "core", "driver_dir"},
     {"WGM_LOG_LEVEL", "log", "level"},
     {"WGM_ADMIN_PASSWORD", "auth", "admin_password"},
+    {"WGM_ADMIN_EMAIL", "auth", "admin_email"},
 };
 
 static const struct wgm_conf_key enabled_key = {

@@ -72,6 +72,7 @@ static const struct wgm_conf_key logs_keys[] = {
 
 static const struct wgm_conf_key auth_keys[] = {
     STR("admin_password", NULL, "password of the first admin on an empty database"),
+    STR("admin_email", "admin@localhost", "email of the first admin on an empty database"),
     {NULL},
 };
 

@@ -8,7 +8,9 @@
 #include <unistd.h>
 #include <sodium.h>
 #include "auth/password.h"
+#include "api.h"
 #include "auth/users.h"
+#include "conf.h"
 #include "daemon.h"
 #include "db/db.h"
 #include "log.h"
@@ -208,6 +210,7 @@ int wgm_users_bootstrap(struct wgm_daemon *d, const char *password, char *err, s
     struct wgm_stmt *st = NULL;
     struct wgm_sysconfig cfg;
     char generated[25], hash[256], why[128];
+    const char *email;
     int64_t now = (int64_t)time(NULL);
     bool committed = false, explained = false;
     int r;
@@ -228,6 +231,17 @@ int wgm_users_bootstrap(struct wgm_daemon *d, const char *password, char *err, s
     wgm_stmt_free(st);
     st = NULL;
     wgm_sysconfig_get(d, &cfg);
+    /* The spec's user model has a string email: the first admin gets one. */
+    email = d->conf ? wgm_conf_get(d->conf, "auth", "admin_email") : NULL;
+    if (!email)
+        email = "admin@localhost";
+    if (!wgm_api_email_valid(email)) {
+        snprintf(err, errlen, "admin email (WGM_ADMIN_EMAIL / [auth] admin_email) '%.254s' is not an email address",
+                 email);
+        explained = true;
+        r = -EINVAL;
+        goto out;
+    }
     if (password && *password) {
         if (wgm_password_check(&cfg.policy, password, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "admin password (WGM_ADMIN_PASSWORD / [auth] admin_password) %s", why);
@@ -246,14 +260,15 @@ int wgm_users_bootstrap(struct wgm_daemon *d, const char *password, char *err, s
     if ((r = wgm_db_prepare(db,
                             "INSERT INTO users (username, email, full_name, password_hash, role, status, permissions,"
                             " force_change, password_changed_at, created_at, updated_at)"
-                            " VALUES ('admin', NULL, 'Administrator', ?, 'admin', 'active', '[]', ?, ?, ?, ?)",
+                            " VALUES ('admin', ?, 'Administrator', ?, 'admin', 'active', '[]', ?, ?, ?, ?)",
                             &st)) < 0)
         goto out;
-    wgm_stmt_bind_text(st, 1, hash);
-    wgm_stmt_bind_int(st, 2, password == generated);
-    wgm_stmt_bind_int(st, 3, now);
+    wgm_stmt_bind_text(st, 1, email);
+    wgm_stmt_bind_text(st, 2, hash);
+    wgm_stmt_bind_int(st, 3, password == generated);
     wgm_stmt_bind_int(st, 4, now);
     wgm_stmt_bind_int(st, 5, now);
+    wgm_stmt_bind_int(st, 6, now);
     if ((r = wgm_stmt_step(st)) < 0)
         goto out;
     if ((r = wgm_db_commit(db)) < 0)

@@ -51,12 +51,12 @@ def test_plugins_lists_states_and_reasons(daemons):
     d = daemons(plugins=["good", "bad_magic", "other_major", "newer_minor", "wrong_signature",
                          "no_symbol", "init_fails", "missing_requirement", "needs_failed"])
     plugins = {p["name"]: p for p in d.call("GET", "/plugins", token=d.login()).json()["data"]["plugins"]}
-    assert plugins["good"]["state"] == "running" and plugins["good"]["abi"] == "1.1"
+    assert plugins["good"]["state"] == "running" and plugins["good"]["abi"] == "1.2"
     assert plugins["good"]["version"] == "1.0.0" and plugins["good"]["reason"] is None
     expected = {
         "bad_magic": ("refused", "bad magic"),
         "other_major": ("refused", "ABI major 2"),
-        "newer_minor": ("refused", "needs ABI 1.2"),
+        "newer_minor": ("refused", "needs ABI 1.3"),
         "wrong_signature": ("refused", "signature"),
         "no_symbol": ("refused", "no wgm_plugin_v1 symbol"),
         "init_fails": ("failed", "init returned"),
@@ -258,7 +258,7 @@ def test_listen_short_form(daemons, tmp):
 
 def test_version_flag():
     out = subprocess.run([WGMD, "-V"], capture_output=True, text=True, timeout=10).stdout
-    assert re.match(r"wgmd \d+\.\d+\.\d+ \(plugin ABI 1\.1, wgm1:", out)
+    assert re.match(r"wgmd \d+\.\d+\.\d+ \(plugin ABI 1\.2, wgm1:", out)
 
 
 def test_bad_listen_address_fails_clearly(tmp):

@@ -52,12 +52,25 @@ def test_create_shape_and_duplicates(env):
     assert_error(r, 409, "RESOURCE_ALREADY_EXISTS")
 
 
+@pytest.mark.parametrize("body,fields", [
+    ({"email": "a@example.com", "password": STRONG}, {"username"}),
+    ({"username": "bob"}, {"password"}),
+    ({}, {"username", "password"}),
+    # absent beats invalid: the 400 names every missing field, the bad email too
+    ({"username": "bob", "email": "nope"}, {"password", "email"}),
+])
+def test_create_missing_field_is_400(env, body, fields):
+    d, admin = env
+    err = assert_error(d.call("POST", "/users", token=admin, json=body), 400, "MISSING_PARAMETER")
+    assert set(err["details"]) == fields, err
+    err = assert_error(d.call("POST", "/users", token=admin), 400, "MISSING_PARAMETER")
+    assert "body" in err["details"]
+
+
 @pytest.mark.parametrize("body,field", [
-    ({"email": "a@example.com", "password": STRONG}, "username"),
     ({"username": "ab", "password": STRONG}, "username"),
     ({"username": "bad name", "password": STRONG}, "username"),
     ({"username": "bob", "email": "not-an-email", "password": STRONG}, "email"),
-    ({"username": "bob"}, "password"),
     ({"username": "bob", "password": "Short1!"}, "password"),
     ({"username": "bob", "password": "alllowercase-no-digits!"}, "password"),
     ({"username": "bob", "password": "NoSpecialChars123"}, "password"),
@@ -138,7 +151,8 @@ def test_reset_password_bad_input(env):
     d, admin = env
     u = make_user(d, admin, "erin")
     path = "/users/%d/reset-password" % u["id"]
-    assert_error(d.call("POST", path, token=admin, json={}), 422, "VALIDATION_ERROR")
+    err = assert_error(d.call("POST", path, token=admin, json={}), 400, "MISSING_PARAMETER")
+    assert "new_password" in err["details"]
     assert_error(d.call("POST", path, token=admin, json={"new_password": "weak"}), 422, "VALIDATION_ERROR")
     assert_error(d.call("POST", path, token=admin, json={"new_password": STRONG, "force_change": "y"}), 422,
                  "VALIDATION_ERROR")
@@ -156,3 +170,24 @@ def test_delete_removes_sessions_and_keys(env):
     assert_error(d.call("GET", "/users/me", token=tok), 401, "TOKEN_INVALID")
     assert_error(d.call("GET", "/users/me", token=key), 401, "TOKEN_INVALID")
     assert_error(d.call("DELETE", "/users/%d" % u["id"], token=admin), 404, "RESOURCE_NOT_FOUND")
+
+
+# --- the first admin's email (the spec's user model: email is a string) ------
+
+def test_first_admin_has_an_email(daemons):
+    d = daemons()
+    tok = d.login()
+    me = d.call("GET", "/users/me", token=tok).json()["data"]
+    assert me["email"] == "admin@localhost"
+    d2 = daemons(env={"WGM_ADMIN_EMAIL": "ops@example.org"})
+    me = d2.call("GET", "/users/me", token=d2.login()).json()["data"]
+    assert me["email"] == "ops@example.org"
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a b@example.org", "@example.org", "x@y@example.org"])
+def test_first_admin_email_is_validated(daemons, email):
+    d = daemons(start=False, env={"WGM_ADMIN_EMAIL": email})
+    d.start(wait=False)
+    rc = d.wait_exit()
+    assert rc != 0
+    assert "WGM_ADMIN_EMAIL" in d.log_text() and "is not an email address" in d.log_text(), d.log_text()
