@@ -12,6 +12,7 @@
 
 static pthread_mutex_t detect_lock = PTHREAD_MUTEX_INITIALIZER;
 static char detected[INET6_ADDRSTRLEN]; /* last detected address, for logging changes */
+static bool detect_logged;              /* the first result is logged too, even "none" */
 
 static bool conf_yes(const char *v)
 {
@@ -35,7 +36,8 @@ int wg_public_host(char *buf, size_t len)
         now[0] = '\0';
     /* Read live on every render; logged when it changes (first time included). */
     pthread_mutex_lock(&detect_lock);
-    if (strcmp(now, detected) != 0) {
+    if (!detect_logged || strcmp(now, detected) != 0) {
+        detect_logged = true;
         if (now[0])
             WG_LOG(WGM_LOG_INFO, "public endpoint: %s of this host (detected; set [wireguard] public_endpoint to override)",
                    now);
