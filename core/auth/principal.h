@@ -34,7 +34,9 @@ struct wgm_principal {
     char api_key_id[40];       /* "" unless via == WGM_AUTH_API_KEY */
     char token_id[40];         /* jti of the access token, "" for API keys */
     json_t *permissions;       /* effective permissions: array of strings (owned) */
-    unsigned rate_per_minute;  /* budget of this principal */
+    /* An API key's own bucket (0 otherwise); its requests draw from the
+     * owner's api_rate_limit bucket as well (auth/guard.c). */
+    unsigned rate_per_minute;
     unsigned rate_burst;
 };
 
