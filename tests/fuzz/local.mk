@@ -30,6 +30,11 @@ noinst_PROGRAMS += tests/fuzz/fuzz_wg_netlink
 tests_fuzz_fuzz_wg_netlink_LDADD = plugins/wireguard/libwgkernel.la plugins/wireguard/libwgdevice.la $(MNL_LIBS)
 tests_fuzz_fuzz_wg_netlink_LDFLAGS = $(FUZZER_LINK)
 
+noinst_PROGRAMS += tests/fuzz/fuzz_wg_endpoint
+tests_fuzz_fuzz_wg_endpoint_SOURCES = tests/fuzz/fuzz_wg_endpoint.c plugins/wireguard/endpoint.c
+tests_fuzz_fuzz_wg_endpoint_LDADD = plugins/wireguard/libwgdevice.la
+tests_fuzz_fuzz_wg_endpoint_LDFLAGS = $(FUZZER_LINK)
+
 noinst_PROGRAMS += tests/fuzz/fuzz_ipv6_prefix
 tests_fuzz_fuzz_ipv6_prefix_LDADD = plugins/ipv6pool/libipv6core.la
 tests_fuzz_fuzz_ipv6_prefix_LDFLAGS = $(FUZZER_LINK)
@@ -47,4 +52,4 @@ endif
 EXTRA_DIST += tests/fuzz/run tests/fuzz/corpus \
 	tests/fuzz/fuzz_router.c tests/fuzz/fuzz_router.dict \
 	tests/fuzz/fuzz_otp.c tests/fuzz/fuzz_otp.dict \
-	tests/fuzz/fuzz_ws_frame.c tests/fuzz/fuzz_procfs.c
+	tests/fuzz/fuzz_ws_frame.c tests/fuzz/fuzz_procfs.c tests/fuzz/fuzz_wg_endpoint.c
