@@ -118,6 +118,21 @@ static void escape_in_place(char **s)
     }
 }
 
+/* The handler has run: from here the path and method are only logged (the
+ * audit record, the access line and record), so they are logged escaped
+ * and a %0a in the URL cannot end a line. */
+static void log_safe(struct wgm_request *r)
+{
+    char m[sizeof(r->method) * 4];
+
+    escape_in_place(&r->path);
+    r->pub.path = r->path;
+    if (wgm_http_log_escape(r->method, m, sizeof(m)) > 0) {
+        m[sizeof(r->method) - 1] = '\0'; /* a cut escape is still no control byte */
+        memcpy(r->method, m, sizeof(r->method));
+    }
+}
+
 static struct wgm_request *request_new(struct wgm_http *h, struct MHD_Connection *c, const char *method,
                                        const char *url)
 {
@@ -354,6 +369,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     dispatch(h, r);
+    log_safe(r);
     if (h->opts.after)
         h->opts.after(h->opts.guard_arg, r);
     return queue(h, r);
@@ -378,17 +394,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     else if (r->resp.status >= 400)
         h->stats.client_errors++;
     pthread_mutex_unlock(&h->stats_lock);
-    /* Routing is over: from here the path and method are only logged, so
-     * they are logged escaped (a %0a in the URL must not end a line). */
-    escape_in_place(&r->path);
-    r->pub.path = r->path;
-    {
-        char m[sizeof(r->method) * 4];
-        if (wgm_http_log_escape(r->method, m, sizeof(m)) > 0) {
-            m[sizeof(r->method) - 1] = '\0'; /* a cut escape is still no control byte */
-            memcpy(r->method, m, sizeof(r->method));
-        }
-    }
+    if (!r->resp.set)
+        log_safe(r); /* aborted before it was answered: on_request did not get to it */
     /* The stderr line; the log store gets the record below, with its
      * fields apart (logs/access.c). */
     if (atomic_load(&h->access_log)) {

@@ -219,6 +219,20 @@ def test_access_log_escapes_control_characters(daemons):
     for text in (rec["message"], json.dumps(rec.get("details"))):
         assert "\\x0aFORGED" in text.replace("\\\\", "\\"), text
         assert not re.search(r"[\x00-\x1f\x7f]", text), text
+    # A state-changing request to such a path: its audit record is escaped too.
+    r = requests.post(d.url + "/api/v1/audit-%s%%0aFORGED" % m, headers={"Authorization": "Bearer " + tok},
+                      timeout=10)
+    assert r.status_code == 404
+    deadline = time.time() + 15
+    while True:
+        got = d.call("GET", "/logs", token=tok, params={"module": "audit", "search": "audit-" + m}).json()["data"]
+        if got["logs"] or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert got["logs"], "the audit record reaches the log store"
+    text = got["logs"][0]["message"] + json.dumps(got["logs"][0]["details"])
+    assert "\\x0aFORGED" in text.replace("\\\\", "\\") and not re.search(r"[\x00-\x1f\x7f]", text), text
+    assert not any(l.startswith("FORGED") for l in d.lines), d.log_text()
 
 
 # --- TLS ---------------------------------------------------------------------------
