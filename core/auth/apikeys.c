@@ -463,7 +463,7 @@ static int create_key(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     /* Shown once: only the hash is kept. */
     json_object_set_new(out, "api_key", json_string(full));
     sodium_memzero(full, sizeof(full));
-    return wgm_resp_json(resp, 201, out);
+    return wgm_resp_json_msg(resp, 201, out, "API key created", "API密钥创建成功");
 }
 
 /* Keys visible to the caller: their own; admins (users.edit) see all. */
@@ -555,7 +555,7 @@ static int revoke_key(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         return r;
     }
     json_object_set_new(key, "status", json_string("revoked"));
-    return wgm_resp_json(resp, 200, key);
+    return wgm_resp_json_msg(resp, 200, key, "API key revoked", "API密钥已撤销");
 }
 
 int wgm_apikeys_register(struct wgm_daemon *d)

@@ -191,3 +191,15 @@ def test_first_admin_email_is_validated(daemons, email):
     rc = d.wait_exit()
     assert rc != 0
     assert "WGM_ADMIN_EMAIL" in d.log_text() and "is not an email address" in d.log_text(), d.log_text()
+
+
+def test_api_key_messages(env):
+    d, admin = env
+    r = d.call("POST", "/auth/api-keys", token=admin, json={"name": "msg", "permissions": ["logs.view"]},
+               headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 201, r.text
+    assert r.json()["message"] == "API密钥创建成功"
+    kid = r.json()["data"]["id"]
+    r = d.call("DELETE", "/auth/api-keys/%s" % kid, token=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["message"] == "API key revoked"
