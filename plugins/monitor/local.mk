@@ -18,6 +18,16 @@ TESTS += tests/unit/test_monitor_core
 tests_unit_test_monitor_core_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/monitor
 tests_unit_test_monitor_core_LDADD = plugins/monitor/libmoncore.la
 
+# alerts.c itself against a fake host table: every rule row is loaded and
+# evaluated on its own, and a reload keeps the state of the rules that stay.
+check_PROGRAMS += tests/unit/test_monitor_alerts
+TESTS += tests/unit/test_monitor_alerts
+tests_unit_test_monitor_alerts_SOURCES = tests/unit/test_monitor_alerts.c \
+	plugins/monitor/alerts.c plugins/monitor/appname.c
+tests_unit_test_monitor_alerts_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/monitor
+tests_unit_test_monitor_alerts_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_monitor_alerts_LDADD = plugins/monitor/libmoncore.la $(JANSSON_LIBS) -lm -lpthread
+
 # --- plugin ---
 if ENABLE_MONITOR
 plugin_LTLIBRARIES += plugins/monitor/monitor.la
