@@ -19,7 +19,7 @@ core_libwgmcore_la_SOURCES = \
 	core/validate.h \
 	core/sysconfig.c core/sysconfig.h \
 	core/api_users.c core/api_system.c \
-	core/auth/principal.c core/auth/principal.h \
+	core/auth/principal.c core/auth/principal.h core/auth/netaddr.h \
 	core/auth/password.c core/auth/password.h \
 	core/auth/jwt.c core/auth/jwt.h \
 	core/auth/schema.c core/auth/schema.h \

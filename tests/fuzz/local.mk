@@ -46,6 +46,10 @@ tests_fuzz_fuzz_birdctl_LDFLAGS = $(FUZZER_LINK)
 noinst_PROGRAMS += tests/fuzz/fuzz_procfs
 tests_fuzz_fuzz_procfs_LDADD = plugins/monitor/libmonprocfs.la
 tests_fuzz_fuzz_procfs_LDFLAGS = $(FUZZER_LINK)
+
+noinst_PROGRAMS += tests/fuzz/fuzz_netaddr
+tests_fuzz_fuzz_netaddr_LDADD = core/cache/libwgmcache.la
+tests_fuzz_fuzz_netaddr_LDFLAGS = $(FUZZER_LINK)
 endif
 
 # Shipped whether or not this build fuzzes.
