@@ -35,7 +35,7 @@ static const struct wgm_conf_key http_keys[] = {
     STR("tls_key", NULL, "PEM private key for tls_cert"),
     STR("tls_priorities", NULL, "GnuTLS priority string for HTTPS (default: TLS 1.2/1.3, ECDHE/DHE, AEAD only)"),
     INT("hsts_max_age", "31536000", 0, 63072000, "Strict-Transport-Security max-age with TLS; 0 sends none"),
-    INT("max_connections_per_ip", "64", 0, 65535, "open HTTP connections one client address may hold; 0: no limit"),
+    INT("max_connections_per_ip", "128", 0, 65535, "open HTTP connections one client address may hold; 0: no limit"),
     {NULL},
 };
 
@@ -73,6 +73,7 @@ static const struct wgm_conf_key logs_keys[] = {
 static const struct wgm_conf_key auth_keys[] = {
     STR("admin_password", NULL, "password of the first admin on an empty database"),
     STR("admin_email", "admin@localhost", "email of the first admin on an empty database"),
+    INT("hash_concurrency", "0", 0, 256, "password hashes (argon2id) at once; 0: half of [http] threads, at least 1"),
     {NULL},
 };
 

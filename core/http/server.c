@@ -474,7 +474,7 @@ int wgm_http_start(const struct wgm_http_opts *opts, struct wgm_http **out, char
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_UPGRADE;
     const struct wgm_conf *conf = opts->daemon ? ((struct wgm_daemon *)opts->daemon)->conf : NULL;
     const char *prio = conf ? wgm_conf_get(conf, "http", "tls_priorities") : NULL;
-    unsigned per_ip = conf ? (unsigned)wgm_conf_get_int(conf, "http", "max_connections_per_ip", 64) : 0;
+    unsigned per_ip = conf ? (unsigned)wgm_conf_get_int(conf, "http", "max_connections_per_ip", 128) : 0;
     long long hsts = conf ? wgm_conf_get_int(conf, "http", "hsts_max_age", 31536000) : 31536000;
     struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
     bool v6;
