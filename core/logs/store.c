@@ -252,7 +252,7 @@ static char *dump(json_t *j, bool object)
     char *s = NULL;
 
     if (j && (object ? json_is_object(j) : json_is_array(j)))
-        s = json_dumps(j, JSON_COMPACT);
+        s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* 4.6, not 4.5999999999999996 */
     json_decref(j);
     if (s && strlen(s) > WGM_LOGSTORE_DETAILS_MAX) {
         size_t n = strlen(s);
