@@ -23,7 +23,7 @@ struct wgm_conf_section {
     const struct wgm_conf_key *keys; /* ended by {NULL} */
 };
 
-/* The core's sections (core, http, database, cache, log, auth, logs), ended by {NULL}. */
+/* The core's sections (core, http, database, cache, websocket, log, logs, auth), ended by {NULL}. */
 extern const struct wgm_conf_section wgm_core_sections[];
 
 struct wgm_conf *wgm_conf_new(void);
