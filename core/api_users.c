@@ -52,15 +52,7 @@ bool wgm_api_email_valid(const char *s)
 
 static int parse_id(const struct wgm_req *req, struct wgm_resp *resp, int64_t *id)
 {
-    char *end;
-    const char *s = wgm_req_param(req, "id");
-    long long v = strtoll(s, &end, 10);
-    if (*end || v <= 0) {
-        wgm_resp_error(resp, 404, "RESOURCE_NOT_FOUND", "no such user", json_pack("{s:s}", "id", s));
-        return -1;
-    }
-    *id = v;
-    return 0;
+    return wgm_v_path_id(req, resp, "user", id);
 }
 
 static int list_users(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)

@@ -21,32 +21,12 @@ char *wgm_time_rfc3339(time_t t, char *buf, size_t len)
 
 int wgm_time_parse_rfc3339(const char *s, time_t *out)
 {
-    struct tm tm = {0};
-    const char *p;
-    long off = 0;
-
-    if (!s)
+    /* One strict RFC 3339 parser for the core and the plugins: strptime
+     * skips white space and takes single-digit fields. */
+    int64_t ms;
+    if (!s || wgm_in_parse_time(s, &ms, NULL) < 0)
         return -EINVAL;
-    p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p)
-        return -EINVAL;
-    if (*p == '.') /* fractional seconds are accepted and dropped */
-        for (p++; isdigit((unsigned char)*p); p++)
-            ;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int hh, mm;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
-            return -EINVAL;
-        off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
-        p += 6;
-    } else {
-        return -EINVAL;
-    }
-    if (*p)
-        return -EINVAL;
-    *out = timegm(&tm) - off;
+    *out = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
     return 0;
 }
 

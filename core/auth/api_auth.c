@@ -112,7 +112,9 @@ static time_t ghost_locked(struct wgm_daemon *d, const char *username)
     time_t until = 0;
     ghost_keys(username, count, lock);
     if (wgm_cache_get(d->cache, lock, &val) == 0) {
-        until = (time_t)strtoll(val, NULL, 10);
+        long long v;
+        if (wgm_in_parse_ll(val, 0, INT64_MAX, &v) == 0)
+            until = (time_t)v;
         free(val);
     }
     return until > time(NULL) ? until : 0;

@@ -6,6 +6,7 @@
 #include <jwt.h>
 #include <sodium.h>
 #include "auth/jwt.h"
+#include "validate.h"
 
 #define ISSUER "wgm"
 #define CLOCK_SKEW_S 30
@@ -93,7 +94,7 @@ int wgm_jwt_verify(const unsigned char *key, size_t keylen, const char *token, t
 {
     jwt_t *j = NULL;
     const char *iss, *sub, *jti, *scope;
-    char *end;
+    long long uid;
     long iat, exp, ims;
     int r = -EINVAL;
 
@@ -123,9 +124,9 @@ int wgm_jwt_verify(const unsigned char *key, size_t keylen, const char *token, t
         goto out;
     if (!iss || strcmp(iss, ISSUER) != 0 || !sub || !jti || strlen(jti) >= sizeof(out->jti) || !scope)
         goto out;
-    out->user_id = strtoll(sub, &end, 10);
-    if (*end || out->user_id <= 0)
+    if (wgm_in_parse_ll(sub, 1, INT64_MAX, &uid) < 0)
         goto out;
+    out->user_id = uid;
     for (size_t i = 0; i < sizeof(scope_names) / sizeof(scope_names[0]); i++) {
         if (strcmp(scope, scope_names[i]) == 0) {
             out->scope = (enum wgm_token_scope)i;

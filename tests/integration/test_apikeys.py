@@ -140,6 +140,8 @@ def test_create_missing_name(env):
     ({"name": "k", "rate_limit": []}, "rate_limit"),
     ({"name": "k", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
     ({"name": "k", "expires_at": "tomorrow"}, "expires_at"),
+    ({"name": "k", "expires_at": " 2099-01-01T00:00:00Z"}, "expires_at"),  # strptime skipped blanks
+    ({"name": "k", "expires_at": "2099-1-01T00:00:00Z"}, "expires_at"),  # and took one-digit fields
     ({"name": "k", "colour": "red"}, "colour"),
 ])
 def test_create_bad_input(env, body, field):

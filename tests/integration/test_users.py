@@ -95,6 +95,9 @@ def test_update_partial_and_not_found(env):
     assert r.json()["data"]["email"] == "carol@example.com"  # untouched
     assert_error(d.call("PUT", "/users/9999", token=admin, json={"full_name": "x"}), 404, "RESOURCE_NOT_FOUND")
     assert_error(d.call("GET", "/users/abc", token=admin), 404, "RESOURCE_NOT_FOUND")
+    # ids are digits only: no sign, no blanks (strtoll would take both)
+    for bad in ("+%d" % u["id"], "%%20%d" % u["id"], "%d%%20" % u["id"], "-1", "0"):
+        assert_error(d.call("GET", "/users/" + bad, token=admin), 404, "RESOURCE_NOT_FOUND")
     assert_error(d.call("PUT", "/users/%d" % u["id"], token=admin, json={"role": 3}), 422, "VALIDATION_ERROR")
     assert_error(d.call("PUT", "/users/%d" % u["id"], token=admin, json=[1]), 422, "VALIDATION_ERROR")
 
