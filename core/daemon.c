@@ -401,6 +401,8 @@ void wgm_daemon_reload_log_level(struct wgm_daemon *d)
                 err);
     } else {
         int level = wgm_log_level_parse(wgm_conf_get(fresh, "log", "level"));
+        /* debug_mode in /system/config outranks the file while it is on. */
+        level = wgm_sysconfig_file_level_changed(d, (enum wgm_log_level)level);
         wgm_log_set_level((enum wgm_log_level)level);
         if (d->http)
             wgm_http_set_access_log(d->http, wgm_conf_get_bool(fresh, "log", "access_log", true));

@@ -298,6 +298,20 @@ static void reload_tick(struct wgm_ctx *ctx, void *data)
     }
 }
 
+enum wgm_log_level wgm_sysconfig_file_level_changed(struct wgm_daemon *d, enum wgm_log_level level)
+{
+    struct wgm_sysconfig_store *s = d->sysconfig;
+    enum wgm_log_level apply = level;
+    if (!s)
+        return level;
+    pthread_mutex_lock(&s->lock);
+    s->file_level = level;
+    if (s->snap.debug_mode)
+        apply = WGM_LOG_DEBUG;
+    pthread_mutex_unlock(&s->lock);
+    return apply;
+}
+
 int wgm_sysconfig_start(struct wgm_daemon *d, char *err, size_t errlen)
 {
     struct wgm_sysconfig_store *s = calloc(1, sizeof(*s));

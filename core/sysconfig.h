@@ -43,6 +43,9 @@ struct wgm_sysconfig {
 int wgm_sysconfig_start(struct wgm_daemon *d, char *err, size_t errlen);
 void wgm_sysconfig_stop(struct wgm_daemon *d);
 void wgm_sysconfig_get(struct wgm_daemon *d, struct wgm_sysconfig *out);
+/* SIGHUP read [log] level @level: it becomes the level debug_mode returns
+ * to.  Returns the level to apply now (debug while debug_mode is on). */
+enum wgm_log_level wgm_sysconfig_file_level_changed(struct wgm_daemon *d, enum wgm_log_level level);
 int wgm_sysconfig_register(struct wgm_daemon *d);
 /* Publish the public document on the "system.config" topic (once after
  * the plugins started; PUT and the reload timer publish on change). */

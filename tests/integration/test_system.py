@@ -4,6 +4,7 @@ and success messages chosen by Accept-Language."""
 import os
 import platform
 import re
+import signal
 import socket
 import time
 
@@ -196,6 +197,26 @@ def test_log_level_spellings(env, given, canon):
     assert d.call("GET", "/system/config", token=admin).json()["data"]["log_level"] == canon
     # the same spelling filters GET /logs
     assert d.call("GET", "/logs", token=admin, params={"level": given}).status_code == 200
+
+
+def test_debug_mode_outlasts_sighup(env):
+    """SIGHUP re-reads [log] level, but debug_mode stays in charge while on."""
+    d, admin = env
+    assert d.call("PUT", "/system/config", token=admin, json={"debug_mode": True}).status_code == 200
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(r"log level is now debug")
+    from test_websocket import connect
+    ws, _ = connect(d, admin)
+    ws.close()
+    d.wait_log(r"Z debug +\[ws\] client \d+ .*connected")
+    # off again: back to the file's level, as SIGHUP last read it
+    assert d.call("PUT", "/system/config", token=admin, json={"debug_mode": False}).status_code == 200
+    n = len(d.lines)
+    ws, _ = connect(d, admin)
+    ws.close()
+    d.call("GET", "/version")
+    d.wait_log(r"GET /api/v1/version")
+    assert not [l for l in d.lines[n:] if re.search(r"Z debug ", l)], d.lines[n:]
 
 
 def test_debug_mode_sets_the_level_and_details(env):
