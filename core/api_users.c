@@ -280,7 +280,7 @@ static int create_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     wgm_db_release(db);
     if (!u)
         return -EIO;
-    return wgm_resp_json_msg(resp, 201, u, "user created", "用户创建成功");
+    return wgm_resp_json_msg(resp, 201, u, "User created", "用户创建成功");
 }
 
 static int get_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -401,7 +401,7 @@ static int update_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     if (r < 0 || (r = wgm_db_commit(db)) < 0)
         goto out;
     u = wgm_user_load(db, id);
-    r = u ? wgm_resp_json_msg(resp, 200, u, "user updated", "用户更新成功") : -EIO;
+    r = u ? wgm_resp_json_msg(resp, 200, u, "User updated", "用户更新成功") : -EIO;
 out:
     wgm_db_rollback(db);
     wgm_db_release(db);
@@ -461,7 +461,7 @@ static int delete_user(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
     }
     if (r < 0 || (r = wgm_db_commit(db)) < 0)
         goto out;
-    r = wgm_resp_json_msg(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1), "user deleted",
+    r = wgm_resp_json_msg(resp, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1), "User deleted",
                           "用户删除成功");
 out:
     wgm_db_rollback(db);
@@ -521,7 +521,7 @@ static int reset_password(struct wgm_ctx *ctx, const struct wgm_req *req, struct
         return r;
     return wgm_resp_json_msg(resp, 200,
                              json_pack("{s:I,s:b,s:b}", "id", (json_int_t)id, "password_reset", 1, "force_change", force),
-                             "password reset", "密码重置成功");
+                             "Password reset", "密码重置成功");
 }
 
 int wgm_api_users_register(struct wgm_daemon *d)

@@ -561,7 +561,7 @@ static int put_config(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     publish(d, was_maint, true);
     if (lowered)
         wgm_logs_size_kick(d); /* a lower bound applies now, not at the next tick */
-    return wgm_resp_json_msg(resp, 200, current, "configuration updated", "系统配置更新成功");
+    return wgm_resp_json_msg(resp, 200, current, "Configuration updated", "系统配置更新成功");
 }
 
 int wgm_sysconfig_register(struct wgm_daemon *d)

@@ -356,7 +356,7 @@ static int logout(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_res
                               json_pack("{s:s}", "refresh_token", "must be a string"));
     if (wgm_session_logout(ctx->daemon, json_string_value(b), me->token_id, c.exp) < 0)
         return wgm_resp_error(resp, 503, "SERVICE_UNAVAILABLE", "cannot record the logout", NULL);
-    return wgm_resp_json(resp, 200, json_pack("{s:b}", "logged_out", 1));
+    return wgm_resp_json_msg(resp, 200, json_pack("{s:b}", "logged_out", 1), "Logged out", "已退出登录");
 }
 
 /* Open the user's sealed TOTP secret (@col "totp_secret" or "totp_pending")
@@ -612,10 +612,11 @@ static int enroll_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
     }
     wgm_stmt_free(st);
     if (r == 0)
-        r = wgm_resp_json(resp, 200,
-                          json_pack("{s:s,s:s,s:s?,s:s}", "secret", b32, "otpauth_uri", uri, "qr_code", qr, "next",
-                                    on ? "POST /api/v1/auth/2fa/confirm with a code from the app and your password"
-                                       : "POST /api/v1/auth/2fa/confirm with a code from the app"));
+        r = wgm_resp_json_msg(resp, 200,
+                              json_pack("{s:s,s:s,s:s?,s:s}", "secret", b32, "otpauth_uri", uri, "qr_code", qr, "next",
+                                        on ? "POST /api/v1/auth/2fa/confirm with a code from the app and your password"
+                                           : "POST /api/v1/auth/2fa/confirm with a code from the app"),
+                              "Two-factor enrolment started", "双因子认证注册已开始");
 out:
     wgm_db_release(db);
     wgm_totp_secret_free(b32);
@@ -670,7 +671,9 @@ static int confirm_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
                   " updated_at = ? WHERE id = ?",
                   (int64_t)time(NULL), me->user_id, INT64_MIN);
     wgm_db_release(db);
-    return r < 0 ? r : wgm_resp_json(resp, 200, json_pack("{s:b}", "two_factor_enabled", 1));
+    return r < 0 ? r
+                 : wgm_resp_json_msg(resp, 200, json_pack("{s:b}", "two_factor_enabled", 1),
+                                     "Two-factor authentication enabled", "双因子认证已启用");
 }
 
 static int disable_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)
@@ -703,7 +706,9 @@ static int disable_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wg
                   " WHERE id = ?",
                   (int64_t)time(NULL), me->user_id, INT64_MIN);
     wgm_db_release(db);
-    return r < 0 ? r : wgm_resp_json(resp, 200, json_pack("{s:b}", "two_factor_enabled", 0));
+    return r < 0 ? r
+                 : wgm_resp_json_msg(resp, 200, json_pack("{s:b}", "two_factor_enabled", 0),
+                                     "Two-factor authentication disabled", "双因子认证已禁用");
 }
 
 /* Set a new password (already checked); ends every session of the user. */
@@ -789,7 +794,9 @@ static int change_password(struct wgm_ctx *ctx, const struct wgm_req *req, struc
         return busy_error(req, resp);
     if (r < 0)
         return r;
-    return wgm_resp_json(resp, 200, json_pack("{s:b,s:s}", "changed", 1, "next", "log in again with the new password"));
+    return wgm_resp_json_msg(resp, 200,
+                             json_pack("{s:b,s:s}", "changed", 1, "next", "log in again with the new password"),
+                             "Password changed", "密码修改成功");
 }
 
 static int get_me(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)

@@ -341,7 +341,7 @@ static int get_export(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm
         rc = -ENOMEM;
         goto out;
     }
-    rc = wgm_resp_json_msg(resp, 200, data, "log export ready", "日志导出成功");
+    rc = wgm_resp_json_msg(resp, 200, data, "Log export ready", "日志导出成功");
     path[0] = '\0'; /* keep the file */
 out:
     if (f)

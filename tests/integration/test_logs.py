@@ -538,7 +538,7 @@ def test_stack_trace_is_in_list_and_exports(env):
     window = {"start_time": iso(time.time() - 3600), "end_time": iso(time.time() + 60), "module": "audit"}
     r = export(d, tok, format="json", **window)
     body = r.json()
-    assert body["message"] == "log export ready"
+    assert body["message"] == "Log export ready"
     got = requests.get(d.url + body["data"]["download_url"], headers={"Authorization": "Bearer " + tok},
                        timeout=10).json()
     assert got and all("stack_trace" in x and x["stack_trace"] is None for x in got)

@@ -139,7 +139,7 @@ def test_app_name_is_shown_and_published(daemons):
     assert d.get("/version").json()["data"]["name"] == "wgm"
     r = d.call("PUT", "/system/config", token=admin, json={"app_name": "Edge VPN", "backup_retention": 45})
     assert r.status_code == 200, r.text
-    assert r.json()["message"] == "configuration updated"
+    assert r.json()["message"] == "Configuration updated"
     assert d.get("/version").json()["data"]["name"] == "Edge VPN"
     info = d.call("GET", "/system/info", token=admin).json()["data"]
     assert info["application"]["name"] == "Edge VPN"
@@ -352,7 +352,7 @@ def test_messages_follow_accept_language(env, lang, zh):
     name = "u" + str(abs(hash(lang)) % 10 ** 8)
     r = d.call("POST", "/users", token=admin, headers=headers, json={"username": name, "password": "Abcdef-12345!x"})
     assert r.status_code == 201, r.text
-    assert r.json()["message"] == ("用户创建成功" if zh else "user created")
+    assert r.json()["message"] == ("用户创建成功" if zh else "User created")
 
 
 def test_user_action_messages(env):
@@ -362,13 +362,31 @@ def test_user_action_messages(env):
     r = d.call("PUT", "/users/%d" % uid, token=admin, json={"full_name": "M"}, headers=zh)
     assert r.status_code == 200 and r.json()["message"] == "用户更新成功"
     r = d.call("POST", "/users/%d/reset-password" % uid, token=admin, json={"new_password": "Xyzabc-98765!q"})
-    assert r.status_code == 200 and r.json()["message"] == "password reset"
+    assert r.status_code == 200 and r.json()["message"] == "Password reset"
     r = d.call("DELETE", "/users/%d" % uid, token=admin, headers=zh)
     assert r.status_code == 200 and r.json()["message"] == "用户删除成功"
     r = d.call("PUT", "/system/config", token=admin, json={"session_timeout": 3600}, headers=zh)
     assert r.json()["message"] == "系统配置更新成功"
     # reads carry no message
     assert "message" not in d.call("GET", "/users", token=admin).json()
+
+
+def test_auth_action_messages(env):
+    from conftest import ADMIN_PASSWORD
+    from test_auth import totp
+    d, admin = env
+    zh = {"Accept-Language": "zh-CN"}
+    other = d.login()
+    r = d.call("POST", "/auth/2fa/enroll", token=admin)
+    assert r.status_code == 200 and r.json()["message"] == "Two-factor enrolment started"
+    secret = r.json()["data"]["secret"]
+    r = d.call("POST", "/auth/2fa/confirm", token=admin, json={"code": totp(secret)}, headers=zh)
+    assert r.status_code == 200 and r.json()["message"] == "双因子认证已启用", r.text
+    r = d.call("POST", "/auth/logout", token=other)
+    assert r.status_code == 200 and r.json()["message"] == "Logged out"
+    r = d.call("POST", "/auth/change-password", token=admin,
+               json={"current_password": ADMIN_PASSWORD, "new_password": "Xyzabc-98765!q-new"}, headers=zh)
+    assert r.status_code == 200 and r.json()["message"] == "密码修改成功", r.text
 
 
 def test_plugin_message_through_the_host(daemons):
