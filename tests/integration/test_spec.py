@@ -788,6 +788,28 @@ def test_error_envelope(spec):
     check_shape("error_envelope", r.json(), spec=MESSAGES["error_envelope"])
 
 
+# --- 速率限制: the 429 answer and its headers --------------------------------
+
+def test_rate_limit_exceeded(daemons):
+    """The spec's 超出限制响应 and 限制头信息: a client past its budget gets
+    429 RATE_LIMIT_EXCEEDED in the spec's shape, with the four headers."""
+    d = daemons()
+    admin = d.login()
+    # the smallest anonymous budget, so a bounded loop reaches it
+    assert d.call("PUT", "/system/config", token=admin, json={"anonymous_rate_limit": 1}).status_code == 200
+    r = None
+    for _ in range(20):
+        r = d.get("/version")
+        if r.status_code == 429:
+            break
+    assert r is not None and r.status_code == 429, r and r.text
+    check_shape("rate_limit_exceeded", r.json(), spec=MESSAGES["rate_limit_exceeded"])
+    assert r.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    for h in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Retry-After"):
+        assert r.headers.get(h, "").isdigit(), (h, dict(r.headers))
+    assert int(r.headers["X-RateLimit-Remaining"]) <= int(r.headers["X-RateLimit-Limit"])
+
+
 # --- WebSocket API ----------------------------------------------------------
 
 def ws_message(ws, kind, pred=lambda m: True, periods=30):
