@@ -31,7 +31,9 @@
 #define PASSWORD_TTL 900 /* seconds to change an expired password */
 #define ISSUER "wgm"
 #define PENDING_MAX_FAILURES 5 /* wrong codes that end one 2FA-pending token */
-#define GHOST_TTL 86400        /* seconds an unknown name's failures are remembered */
+/* Seconds a run of failed logins is remembered, from its first failure:
+ * an unknown name's count in the cache and a real account's alike. */
+#define FAILURE_WINDOW 86400
 
 /* Run @sql with integer binds (terminated by INT64_MIN). */
 static int exec_ints(struct wgm_db *db, const char *sql, ...)
@@ -52,9 +54,12 @@ static int exec_ints(struct wgm_db *db, const char *sql, ...)
 
 /* A failed password or code: count it, and lock once the limit is hit.
  * login_attempts keeps the count that locked the account (shown in user
- * answers); a lock that has run out starts the count afresh.  locked_until
- * is assigned first so MySQL's left-to-right SET reads the old
- * login_attempts, as SQLite does.  Returns the lock's end, or 0. */
+ * answers); a lock that has run out starts the count afresh, and so does a
+ * run that began FAILURE_WINDOW ago (failed_since), as an unknown name's
+ * cached count expires (ghost_failure): the answers do not tell the two
+ * apart.  locked_until and failed_since are assigned first so MySQL's
+ * left-to-right SET reads the old login_attempts, as SQLite does.  Returns
+ * the lock's end, or 0. */
 static time_t count_failure(struct wgm_daemon *d, struct wgm_db *db, int64_t id)
 {
     struct wgm_sysconfig cfg;
@@ -65,12 +70,14 @@ static time_t count_failure(struct wgm_daemon *d, struct wgm_db *db, int64_t id)
     until = now + cfg.lockout_duration;
     exec_ints(db,
               "UPDATE users SET login_attempts = 0, locked_until = NULL"
-              " WHERE id = ? AND locked_until IS NOT NULL AND locked_until <= ?",
-              id, (int64_t)now, INT64_MIN);
+              " WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?)"
+              " AND (locked_until IS NOT NULL OR failed_since IS NULL OR failed_since <= ?)",
+              id, (int64_t)now, (int64_t)(now - FAILURE_WINDOW), INT64_MIN);
     exec_ints(db,
               "UPDATE users SET locked_until = CASE WHEN login_attempts + 1 >= ? THEN ? ELSE locked_until END,"
+              " failed_since = CASE WHEN login_attempts = 0 THEN ? ELSE failed_since END,"
               " login_attempts = login_attempts + 1 WHERE id = ?",
-              (int64_t)cfg.max_login_attempts, (int64_t)until, id, INT64_MIN);
+              (int64_t)cfg.max_login_attempts, (int64_t)until, (int64_t)now, id, INT64_MIN);
     until = 0;
     if (wgm_db_prepare(db, "SELECT locked_until FROM users WHERE id = ?", &st) == 0) {
         wgm_stmt_bind_int(st, 1, id);
@@ -129,7 +136,7 @@ static time_t ghost_failure(struct wgm_daemon *d, const char *username)
 
     wgm_sysconfig_get(d, &cfg);
     ghost_keys(username, count, lock);
-    if (wgm_cache_incr(d->cache, count, 1, GHOST_TTL, &n) < 0 || n < (int64_t)cfg.max_login_attempts)
+    if (wgm_cache_incr(d->cache, count, 1, FAILURE_WINDOW, &n) < 0 || n < (int64_t)cfg.max_login_attempts)
         return 0;
     until = time(NULL) + cfg.lockout_duration;
     snprintf(val, sizeof(val), "%lld", (long long)until);
@@ -439,13 +446,14 @@ static bool code_refused(int r)
  * and the token itself ends after PENDING_MAX_FAILURES of them. */
 static void pending_failure(struct wgm_daemon *d, struct wgm_db *db, const char *jti)
 {
-    char key[64];
+    time_t exp = time(NULL) + PENDING_TTL; /* at or after the token's own expiry */
     int64_t n = 0;
 
-    snprintf(key, sizeof(key), "auth:2fa-fail:%s", jti);
-    /* Without a working cache nothing can be counted: end the token now. */
-    if (wgm_cache_incr(d->cache, key, 1, PENDING_TTL + 60, &n) < 0 || n >= PENDING_MAX_FAILURES)
-        wgm_session_revoke_jti(d, db, jti, time(NULL) + PENDING_TTL);
+    /* Counted in the database, so another node, a restart or a lost cache
+     * does not give the token fresh tries; when it cannot be counted, the
+     * token ends now. */
+    if (wgm_session_pending_failure(db, jti, exp, &n) < 0 || n >= PENDING_MAX_FAILURES)
+        wgm_session_revoke_jti(d, db, jti, exp);
 }
 
 static int verify_2fa(struct wgm_ctx *ctx, const struct wgm_req *req, struct wgm_resp *resp)

@@ -54,6 +54,10 @@ int wgm_session_revoke_jti(struct wgm_daemon *d, struct wgm_db *db, const char *
 /* 1 when @jti was revoked (cache, then database), 0 when not, or a
  * negative errno when the database cannot say. */
 int wgm_session_jti_revoked(struct wgm_daemon *d, struct wgm_db *db, const char *jti);
+/* One more wrong code on the 2FA-pending token @jti (living until @exp),
+ * counted in the database so every node and a restart see it; the new
+ * count into @failures.  0 or a negative errno (database). */
+int wgm_session_pending_failure(struct wgm_db *db, const char *jti, time_t exp, int64_t *failures);
 /* Every session of a user ends: refresh families revoked, access tokens
  * issued before now refused, API keys revoked (password change, reset,
  * disable). */

@@ -145,8 +145,34 @@ static const char *const v2_mysql[] = {
     NULL,
 };
 
+/* Counts that must outlive the cache: wrong codes on one 2FA-pending token
+ * (kept until the token would have expired), and the start of a user's
+ * current run of failed logins, which is forgotten after the same window as
+ * an unknown name's count in the cache. */
+static const char *const v3_sqlite[] = {
+    "CREATE TABLE pending_token_failures ("
+    " jti TEXT PRIMARY KEY,"
+    " failures INTEGER NOT NULL DEFAULT 0,"
+    " expires_at INTEGER NOT NULL)",
+    "CREATE INDEX pending_token_failures_expires ON pending_token_failures(expires_at)",
+    "ALTER TABLE users ADD COLUMN failed_since INTEGER",
+    NULL,
+};
+
+static const char *const v3_mysql[] = {
+    "CREATE TABLE IF NOT EXISTS pending_token_failures ("
+    " jti VARCHAR(40) NOT NULL PRIMARY KEY,"
+    " failures INT NOT NULL DEFAULT 0,"
+    " expires_at BIGINT NOT NULL,"
+    " INDEX pending_token_failures_expires (expires_at)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    "ALTER TABLE users ADD COLUMN IF NOT EXISTS failed_since BIGINT",
+    NULL,
+};
+
 const struct wgm_migration wgm_core_migrations[] = {
     {.version = 1, .sqlite = v1_sqlite, .mysql = v1_mysql},
     {.version = 2, .sqlite = v2_sqlite, .mysql = v2_mysql},
+    {.version = 3, .sqlite = v3_sqlite, .mysql = v3_mysql},
 };
 const size_t wgm_core_migrations_count = sizeof(wgm_core_migrations) / sizeof(wgm_core_migrations[0]);

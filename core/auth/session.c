@@ -236,6 +236,62 @@ int wgm_session_revoke_jti(struct wgm_daemon *d, struct wgm_db *db, const char *
     return 0;
 }
 
+/* One statement with the binds (jti text, then integers) of the pending
+ * failure count. */
+static int pending_exec(struct wgm_db *db, const char *sql, const char *jti, int64_t a, int64_t b,
+                        int64_t *column)
+{
+    struct wgm_stmt *st = NULL;
+    int r, i = 1;
+
+    if ((r = wgm_db_prepare(db, sql, &st)) < 0)
+        return r;
+    if (a != INT64_MIN)
+        wgm_stmt_bind_int(st, i++, a);
+    if (jti)
+        wgm_stmt_bind_text(st, i++, jti);
+    if (b != INT64_MIN)
+        wgm_stmt_bind_int(st, i++, b);
+    r = wgm_stmt_step(st);
+    if (column && r == WGM_DB_ROW)
+        *column = wgm_stmt_column_int(st, 0);
+    else if (column && r >= 0)
+        r = -ENOENT;
+    wgm_stmt_free(st);
+    return r < 0 ? r : 0;
+}
+
+int wgm_session_pending_failure(struct wgm_db *db, const char *jti, time_t exp, int64_t *failures)
+{
+    int r;
+
+    if ((r = wgm_db_begin(db)) < 0)
+        return r;
+    /* Expired tokens' counts go, as revocations do.  The row is created
+     * (a second node racing here gets the constraint, which is fine), then
+     * one UPDATE adds the failure under the row's lock, and the count is
+     * read back inside the same transaction. */
+    r = pending_exec(db, "DELETE FROM pending_token_failures WHERE expires_at < ?", NULL, (int64_t)time(NULL),
+                     INT64_MIN, NULL);
+    if (r == 0) {
+        r = pending_exec(db, "INSERT INTO pending_token_failures (jti, failures, expires_at) VALUES (?, 0, ?)", jti,
+                         INT64_MIN, (int64_t)exp, NULL);
+        if (r == WGM_DB_ECONSTRAINT)
+            r = 0;
+    }
+    if (r == 0)
+        r = pending_exec(db, "UPDATE pending_token_failures SET failures = failures + 1 WHERE jti = ?", jti,
+                         INT64_MIN, INT64_MIN, NULL);
+    if (r == 0)
+        r = pending_exec(db, "SELECT failures FROM pending_token_failures WHERE jti = ?", jti, INT64_MIN,
+                         INT64_MIN, failures);
+    if (r == 0)
+        r = wgm_db_commit(db);
+    if (r < 0)
+        wgm_db_rollback(db);
+    return r;
+}
+
 int wgm_session_jti_revoked(struct wgm_daemon *d, struct wgm_db *db, const char *jti)
 {
     struct wgm_stmt *st = NULL;

@@ -171,6 +171,39 @@ def test_pending_token_ends_after_five_wrong_codes(daemons):
     assert r.json()["data"]["refresh_token"].startswith("rt_")
 
 
+def test_pending_token_failures_survive_a_restart_and_a_lost_cache(daemons):
+    d = daemons()
+    admin = d.login()
+    lift_limits(d, admin, max_login_attempts=50)
+    _, secret = with_2fa(d, admin, "survivor")
+    ptok = pending(d, "survivor")
+    for _ in range(3):
+        assert_error(d.call("POST", "/auth/verify-2fa", token=ptok, json={"code": "000000"}), 401,
+                     "INVALID_CREDENTIALS")
+    d.stop()
+    flush_redis()  # the cache is empty (in-process on sqlite)
+    d.start()
+    # the count went on from 3: two more wrong codes make five and end the token
+    for _ in range(2):
+        assert_error(d.call("POST", "/auth/verify-2fa", token=ptok, json={"code": "000000"}), 401,
+                     "INVALID_CREDENTIALS")
+    assert_error(d.call("POST", "/auth/verify-2fa", token=ptok, json={"code": next_code(secret)}), 401,
+                 "TOKEN_INVALID")
+
+
+def test_expired_pending_token_failures_are_pruned(daemons):
+    d = daemons()
+    admin = d.login()
+    lift_limits(d, admin, max_login_attempts=50)
+    with_2fa(d, admin, "pruner")
+    sql_exec(d, "INSERT INTO pending_token_failures (jti, failures, expires_at) VALUES ('old', 2, 1)")
+    ptok = pending(d, "pruner")
+    assert_error(d.call("POST", "/auth/verify-2fa", token=ptok, json={"code": "000000"}), 401,
+                 "INVALID_CREDENTIALS")
+    assert sql(d, "SELECT COUNT(*) FROM pending_token_failures WHERE jti = 'old'") == "0"
+    assert sql(d, "SELECT MAX(failures) FROM pending_token_failures") == "1"
+
+
 @pytest.mark.parametrize("why", ["force_change", "max_age_days"])
 def test_verify_2fa_gives_only_a_password_token_when_the_password_must_change(daemons, why):
     d = daemons()
@@ -279,6 +312,31 @@ def test_lockout_does_not_reveal_whether_a_name_exists(daemons):
                        sorted(a.json()["error"]["details"])) for a in answers]
     assert [s[0] for s in seen["realname"]] == [401, 401, 423, 423]
     assert seen["realname"] == seen["ghostname"]
+
+
+def test_failures_older_than_the_window_are_forgotten_for_real_and_unknown_names(daemons):
+    d = daemons()
+    admin = d.login()
+    lift_limits(d, admin, max_login_attempts=5, lockout_duration=120)
+    make_user(d, admin, "oldreal")
+
+    def answer(name):
+        a = login_raw(d, name, "wrong-Passw0rd!")
+        e = a.json()["error"]
+        return a.status_code, e["code"], e["message"], sorted(e["details"])
+
+    for name in ("oldreal", "oldghost"):
+        assert [answer(name)[0] for _ in range(4)] == [401] * 4
+    # a day passes: the real account's run is back-dated past the 24 h
+    # window; the unknown name's cached count is gone with the cache (it
+    # would have expired after the same window)
+    sql_exec(d, "UPDATE users SET failed_since = failed_since - 86400 - 60 WHERE username = 'oldreal'")
+    d.stop()
+    flush_redis()
+    d.start()
+    seen = {name: [answer(name) for _ in range(6)] for name in ("oldreal", "oldghost")}
+    assert [s[0] for s in seen["oldreal"]] == [401, 401, 401, 401, 423, 423]
+    assert seen["oldreal"] == seen["oldghost"]
 
 
 def test_a_lock_that_ran_out_counts_afresh(daemons):
