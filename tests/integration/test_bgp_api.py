@@ -3,6 +3,7 @@ bgp.so driving a private BIRD (manage_daemon = yes, in the test's state
 dir): the spec shapes, status from BIRD, validation naming the field on
 every endpoint, duplicates, the password sealed at rest and redacted, and
 503 while BIRD is away (wgmd keeps running and recovers)."""
+import errno
 import glob
 import os
 import re
@@ -369,6 +370,44 @@ def test_files_are_replaced_never_followed(env, tmp_path):
     left = [n for n in os.listdir(bgpdir) if n.startswith(".wgm.conf.")]
     assert left == [], left
     assert (os.stat(os.path.join(bgpdir, "bird.conf")).st_mode & 0o777) == 0o640
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770])
+def test_include_dir_writable_by_others_is_refused(daemons, tmp_path, mode):
+    """An include file in a directory another user (0777) or a group (0770)
+    may write is not written: someone could swap names there between
+    wgmd's steps.  The apply fails naming the file's directory, nothing is
+    left there, and once the directory is private again the same request
+    goes through."""
+    incdir = os.path.join(str(tmp_path), "inc")
+    os.mkdir(incdir)
+    inc = os.path.join(incdir, "wgm.conf")
+    with open(inc, "w") as f:
+        f.write("# before\n")  # the private BIRD starts with it
+    os.chmod(incdir, mode)
+    sock = "/tmp/wgm-bgp-%d-%s.ctl" % (os.getpid(), os.urandom(3).hex())
+    d = daemons(plugins=[PLUGIN], dropins={"70-bgp.conf": "[bgp]\nenabled = yes\nmanage_daemon = yes\n"
+                                                         "router_id = 10.1.1.1\nlocal_as = 65000\n"
+                                                         "bird_socket = %s\ninclude_file = %s\n" % (sock, inc)})
+    tok = d.login()
+    try:
+        r = post(d, tok)
+        assert_error(r, 500, "INTERNAL_ERROR")
+        msg = r.json()["error"]["message"]
+        assert incdir + "/" in msg and os.strerror(errno.EPERM) in msg, msg
+        assert sorted(os.listdir(incdir)) == ["wgm.conf"]
+        with open(inc) as f:
+            assert f.read() == "# before\n"
+        assert d.call("GET", "/bgp/sessions", token=tok).json()["data"]["sessions"] == []
+        os.chmod(incdir, 0o700)
+        mk(d, tok)
+        with open(inc) as f:
+            assert "protocol bgp wgm_s1" in f.read()
+        assert sorted(os.listdir(incdir)) == ["wgm.conf"]
+    finally:
+        d.stop()
+        if os.path.exists(sock):
+            os.unlink(sock)
 
 
 def test_system_info_reports_bird(env):
