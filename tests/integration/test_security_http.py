@@ -19,7 +19,8 @@ import requests
 
 from conftest import Wgmd, assert_error
 from test_auth import STRONG, make_user
-from test_websocket import WS, Closed, connect
+from test_security_auth import sql_exec
+from test_websocket import WS, Closed, connect, publish
 
 # Seconds between re-checks in these tests; every bound below derives from it.
 INTERVAL = 2
@@ -152,6 +153,51 @@ def test_a_valid_socket_stays_open_across_rechecks(wsd):
         assert ws.recv_json(types=["pong"])["data"] == {"n": n}
         n += 1
         time.sleep(0.5)
+    ws.close()
+
+
+def test_permission_change_regates_the_topics(daemons):
+    """Permissions that change under an open socket (same role) re-gate its
+    types: a lost type stops at once and a permissions_changed names what
+    is left; a regained one comes back; the socket stays open.  Through the
+    API no grant can do this today (every pushed type's permission is a
+    default of the user and manager roles, and an API key's list cannot be
+    edited), so the test changes the key's stored list, as an edit would."""
+    wsd = daemons(config=WS_CONF, plugins=["slow"])  # slow: /fixtures/publish
+    wsd.token = wsd.login()
+    make_user(wsd, wsd.token, "keyowner", role="user")
+    owner = wsd.login("keyowner", STRONG)
+    r = wsd.call("POST", "/auth/api-keys", token=owner,
+                 json={"name": "ws-regate", "permissions": ["monitoring.view", "wireguard.view"]})
+    assert r.status_code == 201, r.text
+    key = r.json()["data"]
+    ws, welcome = connect(wsd, key["api_key"])
+    assert welcome["data"]["types"] == ["system_status", "wireguard_status", "alert"]
+    ws.send_json({"type": "subscribe", "data": {"types": ["wireguard_status", "alert"]}})
+    assert ws.recv_json(types=["subscribed"])["data"]["types"] == ["wireguard_status", "alert"]
+
+    sql_exec(wsd, "UPDATE api_keys SET permissions = '[\"monitoring.view\"]' WHERE id = '%s'" % key["id"])
+    msg = ws.recv_json(types=["permissions_changed"], timeout=close_bound())
+    assert msg["data"] == {"types": ["system_status", "alert"], "subscribed": ["alert"]}, msg
+    publish(wsd, wsd.token, "wireguard_status", {"secret": 1})
+    publish(wsd, wsd.token, "alert", {"n": 2})
+    msg = ws.recv_json(types=["wireguard_status", "alert"])
+    assert msg["type"] == "alert" and msg["data"] == {"n": 2}, "the lost type is not delivered"
+    ws.send_json({"type": "subscribe", "data": {"types": ["wireguard_status"]}})
+    err = ws.recv_json(types=["error", "subscribed"])
+    assert err["type"] == "error" and "wireguard_status" in err["data"]["message"], err
+
+    sql_exec(wsd, "UPDATE api_keys SET permissions = '[\"monitoring.view\", \"wireguard.view\"]' WHERE id = '%s'"
+             % key["id"])
+    msg = ws.recv_json(types=["permissions_changed"], timeout=close_bound())
+    # regained, but the client chose its subscriptions: they stay as they were
+    assert msg["data"] == {"types": ["system_status", "wireguard_status", "alert"], "subscribed": ["alert"]}, msg
+    ws.send_json({"type": "subscribe", "data": {"types": ["wireguard_status"]}})
+    assert ws.recv_json(types=["subscribed"])["data"]["types"] == ["wireguard_status", "alert"]
+    publish(wsd, wsd.token, "wireguard_status", {"n": 3})
+    assert ws.recv_json(types=["wireguard_status"])["data"] == {"n": 3}
+    ws.send_json({"type": "ping", "data": {"n": 4}})
+    assert ws.recv_json(types=["pong"])["data"] == {"n": 4}
     ws.close()
 
 
