@@ -79,7 +79,7 @@ bool wg_endpoint_valid(const char *s)
     const char *colon, *port = NULL;
     size_t hostlen;
     long long p;
-    if (!s || !*s || strlen(s) > 255)
+    if (!s || !*s || strlen(s) > WG_ENDPOINT_MAX)
         return false;
     colon = strrchr(s, ':');
     if (s[0] == '[') {
@@ -91,7 +91,7 @@ bool wg_endpoint_valid(const char *s)
         if (!is_bracketed_ipv6(s, hostlen))
             return false;
     } else if (colon && colon == strchr(s, ':')) {
-        char host[256];
+        char host[WG_ENDPOINT_MAX + 1];
         /* Exactly one colon: host:port. */
         hostlen = (size_t)(colon - s);
         memcpy(host, s, hostlen);

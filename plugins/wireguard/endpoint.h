@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <ifaddrs.h>
 
-/* Room for "[IPv6]:port" or a 255-byte host with ":port". */
+/* The longest endpoint text: a 253-byte DNS name with ":65535".  A bare
+ * name of any valid length still renders (port added) within it. */
+#define WG_ENDPOINT_MAX 259
+/* Room for any rendered endpoint and its NUL. */
 #define WG_ENDPOINT_LEN 272
 
 /* A DNS host name (RFC 1123 labels), an IPv4 literal, or an IPv6 literal

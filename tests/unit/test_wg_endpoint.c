@@ -68,6 +68,34 @@ static void test_render(void)
     is_int(wg_endpoint_render("vpn.example.com", 51820, buf, 10), -EINVAL, "too small a buffer: -EINVAL");
 }
 
+/* The longest names: what is accepted renders (port added) into text that
+ * is itself accepted, so a stored endpoint never yields a config line the
+ * validator would refuse.  The fuzzer found a 250-byte name whose
+ * rendered form was refused by an old 255-byte cap. */
+static void test_long_names(void)
+{
+    char name[300], with_port[320], buf[WG_ENDPOINT_LEN];
+    /* 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253 bytes: the longest DNS name. */
+    memset(name, 'a', 253);
+    name[63] = name[127] = name[191] = '.';
+    name[253] = '\0';
+    ok(wg_endpoint_host_valid(name), "a 253-byte name is a host");
+    ok(wg_endpoint_valid(name), "a 253-byte name is an endpoint");
+    is_int(wg_endpoint_render(name, 65535, buf, sizeof(buf)), 0, "a 253-byte name renders");
+    ok(wg_endpoint_valid(buf), "its rendered form (with :65535) is an endpoint");
+    is_int((int)strlen(buf), WG_ENDPOINT_MAX, "which is WG_ENDPOINT_MAX long");
+    snprintf(with_port, sizeof(with_port), "%s:1", name);
+    ok(wg_endpoint_valid(with_port), "a 253-byte name with a port is an endpoint");
+    name[253] = 'a';
+    name[254] = '\0';
+    ok(!wg_endpoint_valid(name), "a 254-byte name is not");
+    snprintf(with_port, sizeof(with_port), "%s:1", name);
+    ok(!wg_endpoint_valid(with_port), "nor with a port");
+    memset(with_port, 'a', 310);
+    with_port[309] = '\0';
+    ok(!wg_endpoint_valid(with_port), "a 309-byte string is refused without overrunning");
+}
+
 /* A constructed getifaddrs list: interfaces with link types and addresses. */
 struct fake {
     struct ifaddrs ifa;
@@ -183,6 +211,7 @@ int main(void)
     test_host_valid();
     test_endpoint_valid();
     test_render();
+    test_long_names();
     test_pick();
     /* The live host: whatever it answers is an address or -ENOENT. */
     r = wg_endpoint_detect(buf, sizeof(buf));
